@@ -1,0 +1,40 @@
+//! `ember tool`: the promtool equivalent.
+
+mod check_metrics;
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+/// Arguments of `ember tool`.
+#[derive(Args, Debug)]
+pub(crate) struct ToolArgs {
+    #[command(subcommand)]
+    command: ToolCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ToolCommand {
+    /// Check the resources for validity.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckCommand {
+    /// Pass Prometheus metrics over stdin to lint them for consistency and correctness.
+    ///
+    /// examples:
+    ///
+    /// $ cat metrics.prom | ember tool check metrics
+    ///
+    /// $ curl -s http://localhost:9090/metrics | ember tool check metrics
+    Metrics(check_metrics::Args),
+}
+
+/// Runs `ember tool`, returning promtool's exit codes (0 ok, 1 error, 3 lint problems).
+pub(crate) fn run(args: ToolArgs) -> ExitCode {
+    match args.command {
+        ToolCommand::Check(CheckCommand::Metrics(a)) => check_metrics::run(a),
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared lexing helpers. Placeholder: being written.

@@ -1,0 +1,1 @@
+//! Relabeling. Placeholder: being written.
