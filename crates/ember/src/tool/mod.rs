@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+/// promtool's exit code for errors.
+const FAILURE: u8 = 1;
+/// promtool's exit code for lint findings.
+const LINT_FAILURE: u8 = 3;
+
 /// Arguments of `ember tool`.
 #[derive(Args, Debug)]
 pub(crate) struct ToolArgs {
