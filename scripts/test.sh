@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every check Ember's CI runs: formatting, lints, all tests (unit,
+# property, conformance, and interop against real Debian peers on loopback),
+# doc tests, and a build check of the fuzz targets.
+# Installs the system packages the tests need when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || need_pkgs+=(prometheus-node-exporter)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "==> installing test peers: ${need_pkgs[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "==> installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> fuzz targets build"
+cargo check --quiet --manifest-path fuzz/Cargo.toml
+echo "==> doc tests"
+cargo test --workspace --doc --quiet
+echo "==> cargo nextest"
+cargo nextest run --workspace --no-fail-fast
