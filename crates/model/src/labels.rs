@@ -233,8 +233,8 @@ impl fmt::Debug for Labels {
 }
 
 impl fmt::Display for Labels {
-    /// Formats as `{a="1", b="2"}` with Go-style escaping of values, like
-    /// Prometheus's `Labels.String()`.
+    /// Formats as `{a="1", b="2"}` with values quoted like Go's
+    /// `strconv.Quote`, as Prometheus's `Labels.String()` does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
         for (i, (n, v)) in self.iter().enumerate() {
@@ -253,17 +253,8 @@ impl fmt::Display for Labels {
     }
 }
 
-fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    crate::matcher::write_go_quoted(f, s)
 }
 
 /// Iterator over the pairs of a [`Labels`].

@@ -12,6 +12,7 @@ pub mod histogram;
 pub mod labels;
 pub mod matcher;
 pub mod metadata;
+pub mod regex;
 pub mod relabel;
 pub mod value;
 
