@@ -23,7 +23,7 @@ pub mod text;
 mod encode;
 mod lex;
 
-pub use encode::{encode_openmetrics, encode_text};
+pub use encode::{encode_openmetrics, encode_protobuf, encode_text};
 pub use family::{Metric, MetricFamily, MetricValue};
 pub use format::Format;
 pub use model::MetricType;
