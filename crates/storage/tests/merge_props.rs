@@ -21,7 +21,10 @@ fn labels(i: u8) -> Labels {
     ])
 }
 
-fn queriers() -> impl Strategy<Value = Vec<Vec<(u8, Vec<(i64, f64)>)>>> {
+/// Per querier: (label-set id, samples) entries.
+type Input = Vec<Vec<(u8, Vec<(i64, f64)>)>>;
+
+fn queriers() -> impl Strategy<Value = Input> {
     prop::collection::vec(
         prop::collection::vec(
             (
