@@ -1,0 +1,15 @@
+//! Ember's time-series database, in Prometheus's on-disk formats.
+//!
+//! Owns the chunk encodings ([`chunkenc`]: XOR floats, native histograms),
+//! the head-chunk files (`chunks_head/`, [`chunks`]), the write-ahead log
+//! ([`wal`]) and its record encodings ([`record`]). The head, querier,
+//! blocks and compaction arrive on top of these.
+//!
+//! Synchronous: callers on an async runtime use `spawn_blocking`. Knows
+//! nothing of scraping, PromQL or HTTP; it is reached through the `storage`
+//! seams.
+
+pub mod chunkenc;
+pub mod chunks;
+pub mod record;
+pub mod wal;
