@@ -13,29 +13,29 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut sink = 0usize;
     while let Some(e) = p.next() {
-        match e {
+        let n = match e {
             Ok(Entry::Sample(s)) => {
-                sink += s.series.len() + s.name.len() + s.value.to_bits() as usize;
-                for (n, v) in s.labels.iter() {
-                    sink += n.len() + v.len();
+                let mut n = (s.series.len() + s.name.len()) ^ s.value.to_bits() as usize;
+                let exemplar = s.exemplar.iter().flat_map(|x| x.labels.iter());
+                for (k, v) in s.labels.iter().chain(exemplar) {
+                    n = n.wrapping_add(k.len() + v.len());
                 }
-                if let Some(x) = s.exemplar {
-                    for (n, v) in x.labels.iter() {
-                        sink += n.len() + v.len();
-                    }
-                }
+                n
             }
-            Ok(Entry::Help { metric, text }) => sink += metric.len() + text.len(),
-            Ok(Entry::Unit { metric, unit }) => sink += metric.len() + unit.len(),
-            Ok(Entry::Type { metric, .. }) => sink += metric.len(),
-            Ok(_) => {}
+            Ok(Entry::Help { metric, text }) => metric.len() + text.len(),
+            Ok(Entry::Unit { metric, unit }) => metric.len() + unit.len(),
+            Ok(Entry::Type { metric, .. }) => metric.len(),
+            Ok(_) => 0,
             Err(e) => {
+                // Positions must point into the input.
                 assert!(e.position.offset <= data.len());
                 assert!(e.position.line >= 1 && e.position.column >= 1);
                 break;
             }
-        }
+        };
+        sink = sink.wrapping_add(n);
     }
+    // The parser is fused after an error or the end.
     assert!(p.next().is_none());
     std::hint::black_box(sink);
 });

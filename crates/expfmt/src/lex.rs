@@ -163,6 +163,7 @@ pub(crate) enum Escapes {
 
 /// The unescaped text of `input[start..end]`: the input span itself when
 /// it holds no backslash (fast path, no copy), else a span of `scratch`.
+#[inline]
 pub(crate) fn unescape(
     input: &str,
     start: usize,
@@ -170,10 +171,15 @@ pub(crate) fn unescape(
     esc: Escapes,
     scratch: &mut String,
 ) -> Str {
-    let raw = &input[start..end];
-    if !raw.as_bytes().contains(&b'\\') {
+    // Fast path: nothing to unescape, point into the input.
+    if !input.as_bytes()[start..end].contains(&b'\\') {
         return Str::input(start, end);
     }
+    unescape_into(&input[start..end], esc, scratch)
+}
+
+/// The slow path of [`unescape`]: copies `raw` unescaped into `scratch`.
+fn unescape_into(raw: &str, esc: Escapes, scratch: &mut String) -> Str {
     let s0 = scratch.len();
     let mut rest = raw;
     while let Some(i) = rest.find('\\') {
@@ -205,8 +211,10 @@ pub(crate) fn duplicate_label(
 ) -> Option<usize> {
     let name = |i: usize| labels[i].0.resolve(input, scratch);
     if labels.len() <= 16 {
-        // Fast path: a quadratic scan beats sorting for small sets.
-        return (1..labels.len()).find(|&j| (0..j).any(|i| name(i) == name(j)));
+        // Fast path: a quadratic scan beats sorting for small sets; names
+        // of different lengths differ without being looked at.
+        let len = |i: usize| labels[i].0.len;
+        return (1..labels.len()).find(|&j| (0..j).any(|i| len(i) == len(j) && name(i) == name(j)));
     }
     order.clear();
     order.extend(0..labels.len() as u32);
@@ -242,6 +250,9 @@ pub(crate) fn normalize_float_labels(
             continue;
         }
         let raw = value.resolve(input, scratch);
+        if num::is_canonical_om_float(raw) {
+            continue;
+        }
         let Some(f) = num::parse_go_float_lenient(raw) else {
             continue;
         };

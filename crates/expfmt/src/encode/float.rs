@@ -8,45 +8,31 @@
 
 use std::fmt::Write as _;
 
-/// A fixed stack buffer for one formatted float.
-struct StackBuf {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
+use crate::lex::num::StackBuf;
 
 /// Appends `f` formatted like Go's `strconv.FormatFloat(f, 'g', -1, 64)`,
 /// except that infinities are `+Inf`/`-Inf` as the exposition formats
 /// spell them.
 pub(crate) fn push_go(out: &mut String, f: f64) {
+    // Writing to a String cannot fail.
+    let _ = write_go(out, f);
+}
+
+/// [`push_go`] into any writer.
+pub(crate) fn write_go(out: &mut impl std::fmt::Write, f: f64) -> std::fmt::Result {
     if f.is_nan() {
-        out.push_str("NaN");
-        return;
+        return out.write_str("NaN");
     }
     if f.is_infinite() {
-        out.push_str(if f > 0.0 { "+Inf" } else { "-Inf" });
-        return;
+        return out.write_str(if f > 0.0 { "+Inf" } else { "-Inf" });
     }
     if f == 0.0 {
-        out.push_str(if f.is_sign_negative() { "-0" } else { "0" });
-        return;
+        return out.write_str(if f.is_sign_negative() { "-0" } else { "0" });
     }
-    let mut b = StackBuf {
-        buf: [0; 48],
-        len: 0,
-    };
+    let mut b = StackBuf::new();
     // Cannot fail: the longest f64 in `{:e}` is about 24 bytes.
     let _ = write!(b, "{:e}", f.abs());
-    let s = &b.buf[..b.len];
+    let s = b.as_str().as_bytes();
     let e_at = s.iter().position(|&c| c == b'e').unwrap_or(s.len());
     let (mant, exp_part) = s.split_at(e_at);
     let exp = parse_exp(exp_part.get(1..).unwrap_or(&[]));
@@ -61,50 +47,52 @@ pub(crate) fn push_go(out: &mut String, f: f64) {
     }
     let digits = &digits[..nd];
     if f < 0.0 {
-        out.push('-');
+        out.write_char('-')?;
     }
     if !(-4..6).contains(&exp) {
-        out.push(char::from(digits[0]));
+        out.write_char(char::from(digits[0]))?;
         if nd > 1 {
-            out.push('.');
-            push_ascii(out, &digits[1..]);
+            out.write_char('.')?;
+            push_ascii(out, &digits[1..])?;
         }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
+        out.write_char('e')?;
+        out.write_char(if exp < 0 { '-' } else { '+' })?;
         let a = exp.unsigned_abs();
         if a < 10 {
-            out.push('0');
+            out.write_char('0')?;
         }
-        let _ = write!(out, "{a}");
+        write!(out, "{a}")?;
     } else {
         // Decimal point position: the value is 0.d1d2... * 10^dp.
         let dp = exp + 1;
         if dp <= 0 {
-            out.push_str("0.");
+            out.write_str("0.")?;
             for _ in 0..(-dp) {
-                out.push('0');
+                out.write_char('0')?;
             }
-            push_ascii(out, digits);
+            push_ascii(out, digits)?;
         } else {
             let dp = dp as usize;
             if dp >= nd {
-                push_ascii(out, digits);
+                push_ascii(out, digits)?;
                 for _ in nd..dp {
-                    out.push('0');
+                    out.write_char('0')?;
                 }
             } else {
-                push_ascii(out, &digits[..dp]);
-                out.push('.');
-                push_ascii(out, &digits[dp..]);
+                push_ascii(out, &digits[..dp])?;
+                out.write_char('.')?;
+                push_ascii(out, &digits[dp..])?;
             }
         }
     }
+    Ok(())
 }
 
-fn push_ascii(out: &mut String, digits: &[u8]) {
+fn push_ascii(out: &mut impl std::fmt::Write, digits: &[u8]) -> std::fmt::Result {
     for &d in digits {
-        out.push(char::from(d));
+        out.write_char(char::from(d))?;
     }
+    Ok(())
 }
 
 fn parse_exp(s: &[u8]) -> i32 {
@@ -133,18 +121,21 @@ pub(crate) fn push_text(out: &mut String, f: f64) {
 /// protobuf parser for `le`/`quantile`) does: Go formatting, plus `.0` when
 /// the result has neither a point nor an exponent (`1.0`, `0.0`, `10.0`).
 pub(crate) fn push_openmetrics(out: &mut String, f: f64) {
+    let mut b = StackBuf::new();
+    write_openmetrics(&mut b, f);
+    out.push_str(b.as_str());
+}
+
+/// [`push_openmetrics`] into a stack buffer (Prometheus's
+/// `FormatOpenMetricsFloat`, also used to normalise `le`/`quantile`).
+pub(crate) fn write_openmetrics(out: &mut StackBuf, f: f64) {
     if f == 0.0 {
-        out.push_str("0.0");
+        let _ = out.write_str("0.0");
         return;
     }
-    let start = out.len();
-    push_go(out, f);
-    if f.is_finite()
-        && !out.as_bytes()[start..]
-            .iter()
-            .any(|&c| c == b'.' || c == b'e')
-    {
-        out.push_str(".0");
+    let _ = write_go(out, f);
+    if f.is_finite() && !out.as_str().contains(['.', 'e']) {
+        let _ = out.write_str(".0");
     }
 }
 

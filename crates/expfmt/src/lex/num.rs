@@ -312,78 +312,41 @@ impl std::fmt::Write for StackBuf {
     }
 }
 
+/// Whether `s` certainly equals `FormatOpenMetricsFloat(ParseFloat(s))`
+/// (fast path of label normalization, no float formatting): `+Inf`,
+/// `-Inf`, `NaN`, or `[-]int.frac` with no redundant zeros, at most 15
+/// significant digits (so no shorter string denotes the same `f64`) and a
+/// magnitude in Go's `%f` range [1e-4, 1e6). The check is conservative.
+pub(crate) fn is_canonical_om_float(s: &str) -> bool {
+    if matches!(s, "+Inf" | "-Inf" | "NaN") {
+        return true;
+    }
+    let b = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    let Some(dot) = b.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&b[..dot], &b[dot + 1..]);
+    if int.is_empty() || frac.is_empty() || !int.iter().chain(frac).all(u8::is_ascii_digit) {
+        return false;
+    }
+    if int == b"0" {
+        // 0.000ddd: at most three zeros after the point, no trailing zero.
+        let zeros = frac.iter().take_while(|&&c| c == b'0').count();
+        zeros <= 3 && zeros < frac.len() && frac.len() - zeros <= 15 && frac.last() != Some(&b'0')
+    } else {
+        // ddd.0 or ddd.ddd (no trailing zero), below 1e6.
+        int[0] != b'0'
+            && int.len() <= 6
+            && (frac == b"0" || frac.last() != Some(&b'0'))
+            && int.len() + if frac == b"0" { 0 } else { frac.len() } <= 15
+    }
+}
+
 /// Writes `f` as Prometheus's `FormatOpenMetricsFloat`: Go's shortest `%g`
 /// with `.0` appended when there is neither a point nor an exponent;
 /// `+Inf`, `-Inf`, `NaN`.
 pub(crate) fn write_om_float(out: &mut StackBuf, f: f64) {
-    let fixed = if f.is_nan() {
-        "NaN"
-    } else if f == f64::INFINITY {
-        "+Inf"
-    } else if f == f64::NEG_INFINITY {
-        "-Inf"
-    } else if f == 0.0 {
-        "0.0"
-    } else if f == 1.0 {
-        "1.0"
-    } else if f == -1.0 {
-        "-1.0"
-    } else {
-        ""
-    };
-    if !fixed.is_empty() {
-        let _ = out.write_str(fixed);
-        return;
-    }
-    write_go_g(out, f);
-    let s = out.as_str();
-    if !s.contains(['.', 'e']) {
-        let _ = out.write_str(".0");
-    }
-}
-
-/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` for finite non-zero `f`:
-/// the shortest round-tripping digits (Rust's `{:e}` finds the same), in
-/// `%e` form when the decimal exponent is below -4 or at least 6 (with a
-/// signed, at least two-digit exponent), else in `%f` form.
-fn write_go_g(out: &mut StackBuf, f: f64) {
-    let mut sci = StackBuf::new();
-    let _ = write!(sci, "{:e}", f.abs());
-    let s = sci.as_str();
-    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits = StackBuf::new();
-    for c in mant.chars().filter(char::is_ascii_digit) {
-        let _ = digits.write_char(c);
-    }
-    let d = digits.as_str();
-    if f < 0.0 {
-        let _ = out.write_char('-');
-    }
-    if !(-4..6).contains(&exp) {
-        let _ = out.write_str(&d[..1]);
-        if d.len() > 1 {
-            let _ = write!(out, ".{}", &d[1..]);
-        }
-        let sign = if exp < 0 { '-' } else { '+' };
-        let _ = write!(out, "e{sign}{:02}", exp.unsigned_abs());
-    } else if exp < 0 {
-        let _ = out.write_str("0.");
-        for _ in 0..(-exp - 1) {
-            let _ = out.write_char('0');
-        }
-        let _ = out.write_str(d);
-    } else {
-        let point = exp as usize + 1;
-        if d.len() <= point {
-            let _ = out.write_str(d);
-            for _ in d.len()..point {
-                let _ = out.write_char('0');
-            }
-        } else {
-            let _ = write!(out, "{}.{}", &d[..point], &d[point..]);
-        }
-    }
+    crate::encode::float::write_openmetrics(out, f);
 }
 
 #[cfg(test)]
@@ -489,6 +452,57 @@ mod tests {
         check_lenient("0x1p99999", None);
         check_lenient("foo", None);
         check_lenient("+Inf", Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn canonical_fast_path_agrees_with_formatting() {
+        let cases = [
+            "0.005",
+            "0.01",
+            "0.1",
+            "0.5",
+            "0.95",
+            "0.99",
+            "0.999",
+            "1.0",
+            "2.5",
+            "10.0",
+            "100000.0",
+            "999999.5",
+            "0.0001",
+            "-0.25",
+            "+Inf",
+            "-Inf",
+            "NaN",
+            "123.456",
+            "0.123456789012345",
+            "1",
+            "10",
+            "0.0",
+            "1.50",
+            "0.00001",
+            "1000000.0",
+            "01.5",
+            "1e-05",
+            "1.",
+            ".5",
+            "-0.0",
+            "0.1000000000000001",
+            "12345678.9",
+            "9.999999999999999",
+            "0.30000000000000004",
+        ];
+        for s in cases {
+            let f = parse_go_float_lenient(s).unwrap();
+            let mut b = StackBuf::new();
+            write_om_float(&mut b, f);
+            if is_canonical_om_float(s) {
+                assert_eq!(b.as_str(), s, "fast path claims {s:?} is canonical");
+            }
+        }
+        for s in ["0.005", "2.5", "10.0", "+Inf", "0.0001", "123.456"] {
+            assert!(is_canonical_om_float(s), "{s:?} should take the fast path");
+        }
     }
 
     #[track_caller]
