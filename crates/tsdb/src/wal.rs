@@ -6,7 +6,7 @@
 //! [`PAGE_SIZE`] pages; a record is split into fragments that never cross
 //! a page, each behind a 7-byte header (type and compression flags, length,
 //! CRC32-Castagnoli). Records never cross segments, so whole segments can be
-//! dropped by [`truncate`] once a [`checkpoint`] holds what they contained.
+//! dropped by [`truncate`] once a [`checkpoint()`] holds what they contained.
 //! The byte layout and the durability contract are in `docs/format/wal.md`.
 //!
 //! - [`Wal`] appends batches of records ([`Wal::log`]), optionally
@@ -15,9 +15,9 @@
 //! - [`Reader`] iterates the records of a range of segments and reports the
 //!   exact [`Corruption`] position: segment and byte offset of the first bad
 //!   record.
-//! - [`repair`] cuts the log back to the good prefix before a corruption and
+//! - [`repair()`] cuts the log back to the good prefix before a corruption and
 //!   returns (and logs) what it dropped.
-//! - [`checkpoint`], [`last_checkpoint`], [`delete_checkpoints`] and
+//! - [`checkpoint()`], [`last_checkpoint`], [`delete_checkpoints`] and
 //!   [`replay`] compact old segments and read a WAL back on open.
 //!
 //! Records are opaque bytes here; their encodings live in [`crate::record`].
@@ -89,7 +89,7 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
-    /// The log is damaged; [`repair`] can cut it back to the good prefix.
+    /// The log is damaged; [`repair()`] can cut it back to the good prefix.
     #[error(transparent)]
     Corruption(#[from] Corruption),
     /// A record uses a compression Ember does not read (zstd, flag `0x10`,

@@ -27,7 +27,7 @@ const REPLAY_QUEUE_CAPACITY: usize = 8;
 /// Size at which the replay reader hands a batch over.
 const REPLAY_BATCH_BYTES: usize = 1 << 20;
 
-/// What [`checkpoint`] kept and dropped.
+/// What [`checkpoint()`] kept and dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CheckpointStats {
     /// Series read.
@@ -119,7 +119,7 @@ fn delete_temp_checkpoints(dir: &Path) -> Result<(), Error> {
 /// directory is fsynced after the rename. A corruption in the input fails
 /// the checkpoint: repairing would lose series records the head relies on.
 /// Older checkpoints and segments are left to [`delete_checkpoints`] and
-/// [`super::truncate`].
+/// [`super::truncate()`].
 pub fn checkpoint(
     dir: &Path,
     from: u32,
@@ -353,10 +353,10 @@ struct Batch {
 /// then every segment after it, calling `apply` with each record in order.
 ///
 /// Reading, checksumming and decompressing run on a separate thread,
-/// [`REPLAY_QUEUE_CAPACITY`] batches ahead of `apply`, which runs on the
+/// 8 batches of up to 1 MiB ahead of `apply`, which runs on the
 /// caller's thread (Prometheus reads and decodes serially). A corruption in
 /// a segment is returned after every record before it was applied; the
-/// caller may then [`super::repair`] it. The records of a corrupt checkpoint
+/// caller may then [`super::repair()`] it. The records of a corrupt checkpoint
 /// must not be repaired away: the error names the checkpoint directory.
 pub fn replay(dir: &Path, mut apply: impl FnMut(ReplaySource, &[u8])) -> Result<(), Error> {
     let mut plan: Vec<(Option<u32>, Reader)> = Vec::new();

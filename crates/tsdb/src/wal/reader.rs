@@ -26,10 +26,11 @@ pub struct Position {
 /// the start of the first record that could not be read. After an error,
 /// `next_record` returns `Ok(None)`.
 ///
-/// Stricter than Prometheus in three ways that its writer never trips: a
+/// Stricter than Prometheus in four ways that its writer never trips: a
 /// fragment may not run past its page, padding must start with a zero byte
-/// (not merely zero type bits), and a record may not continue into the next
-/// segment.
+/// (not merely zero type bits), a record may not continue into the next
+/// segment, and a full fragment may not be empty (a header zeroed after its
+/// type byte would otherwise read as a valid empty record).
 pub struct Reader {
     dir: PathBuf,
     segments: Vec<(u32, PathBuf)>,

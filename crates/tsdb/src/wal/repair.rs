@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use super::segment::{self, fsync_dir, segment_path};
 use super::{Corruption, Error, PAGE_SIZE};
 
-/// What [`repair`] dropped.
+/// What [`repair()`] dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepairReport {
     /// The corrupt segment, kept up to `offset`.

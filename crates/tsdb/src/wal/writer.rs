@@ -36,7 +36,7 @@ pub struct WalStats {
 ///
 /// Opening never appends to an existing segment: like Prometheus, it
 /// starts a new segment after the last one, so a torn tail left by a crash
-/// stays where [`super::Reader`] and [`super::repair`] find it. Read (and if
+/// stays where [`super::Reader`] and [`super::repair()`] find it. Read (and if
 /// needed repair) the directory before opening the writer.
 ///
 /// Durability: [`Wal::log`] hands every batch to the OS before returning,
@@ -358,7 +358,7 @@ impl Wal {
         Ok(())
     }
 
-    /// Deletes segments below `before` (see [`super::truncate`]).
+    /// Deletes segments below `before` (see [`super::truncate()`]).
     pub fn truncate(&self, before: u32) -> Result<usize, Error> {
         super::truncate(&self.dir, before)
     }
