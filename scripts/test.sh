@@ -27,7 +27,9 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> fuzz targets build"
-cargo check --quiet --manifest-path fuzz/Cargo.toml
+for manifest in fuzz/Cargo.toml crates/*/fuzz/Cargo.toml; do
+  cargo check --quiet --manifest-path "$manifest"
+done
 echo "==> doc tests"
 cargo test --workspace --doc --quiet
 echo "==> cargo nextest"
