@@ -14,33 +14,33 @@ fn drain(data: &[u8], classic: bool) -> usize {
     while let Some(e) = p.next() {
         match e {
             Ok(Entry::Sample(s)) => {
-                sink += s.series.len() + s.name.len() + s.value.to_bits() as usize;
+                sink = sink.wrapping_add((s.series.len() + s.name.len()) ^ s.value.to_bits() as usize);
                 for (n, v) in s.labels.iter() {
-                    sink += n.len() + v.len();
+                    sink = sink.wrapping_add(n.len() + v.len());
                 }
                 if let Some(x) = s.exemplar {
                     for (n, v) in x.labels.iter() {
-                        sink += n.len() + v.len();
+                        sink = sink.wrapping_add(n.len() + v.len());
                     }
                 }
             }
             Ok(Entry::Histogram(h)) => {
-                sink += h.series.len() + h.exemplars.len();
+                sink = sink.wrapping_add(h.series.len() + h.exemplars.len());
                 for (n, v) in h.labels.iter() {
-                    sink += n.len() + v.len();
+                    sink = sink.wrapping_add(n.len() + v.len());
                 }
-                sink += match h.value {
+                sink = sink.wrapping_add(match h.value {
                     HistogramValue::Int(i) => i.positive_buckets.len() + i.negative_spans.len(),
                     HistogramValue::Float(f) => f.positive_buckets.len() + f.negative_spans.len(),
-                };
+                });
             }
-            Ok(Entry::Help { metric, text }) => sink += metric.len() + text.len(),
-            Ok(Entry::Unit { metric, unit }) => sink += metric.len() + unit.len(),
-            Ok(Entry::Type { metric, .. }) => sink += metric.len(),
-            Ok(Entry::Comment(c)) => sink += c.len(),
+            Ok(Entry::Help { metric, text }) => sink = sink.wrapping_add(metric.len() + text.len()),
+            Ok(Entry::Unit { metric, unit }) => sink = sink.wrapping_add(metric.len() + unit.len()),
+            Ok(Entry::Type { metric, .. }) => sink = sink.wrapping_add(metric.len()),
+            Ok(Entry::Comment(c)) => sink = sink.wrapping_add(c.len()),
             Err(e) => {
                 assert!(e.position.offset <= data.len());
-                sink += 1;
+                sink = sink.wrapping_add(1);
             }
         }
     }
@@ -48,7 +48,7 @@ fn drain(data: &[u8], classic: bool) -> usize {
 }
 
 fuzz_target!(|data: &[u8]| {
-    std::hint::black_box(drain(data, false) + drain(data, true));
+    std::hint::black_box(drain(data, false).wrapping_add(drain(data, true)));
 
     let mut p = ProtobufParser::new(data).with_classic_histograms(true);
     let Ok(first) = MetricFamily::collect(&mut p, Format::Protobuf) else {
