@@ -31,6 +31,8 @@ const PURE: &[(&str, &[&str])] = &[
     ("expfmt", &["model"]),
     ("promql-syntax", &["model"]),
     ("storage", &["model"]),
+    ("promql", &["model", "storage", "promql-syntax"]),
+    ("tsdb", &["model", "storage", "expfmt"]),
 ];
 
 fn graph() -> (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>) {
