@@ -2,8 +2,10 @@
 //!
 //! Owns the chunk encodings ([`chunkenc`]: XOR floats, native histograms),
 //! the head-chunk files (`chunks_head/`, [`chunks`]), the write-ahead log
-//! ([`wal`]) and its record encodings ([`record`]). The head, querier,
-//! blocks and compaction arrive on top of these.
+//! ([`wal`]) and its record encodings ([`record`]), the in-memory
+//! [`head`] (series, postings [`index`], appender, querier, replay,
+//! truncation, exemplars, self-metrics). Blocks and compaction arrive on
+//! top of these.
 //!
 //! Synchronous: callers on an async runtime use `spawn_blocking`. Knows
 //! nothing of scraping, PromQL or HTTP; it is reached through the `storage`
@@ -11,5 +13,9 @@
 
 pub mod chunkenc;
 pub mod chunks;
+pub mod head;
+pub mod index;
 pub mod record;
 pub mod wal;
+
+pub use head::{Head, HeadOptions};

@@ -1,0 +1,452 @@
+//! Reading the head (Prometheus's `head_read.go`): [`Head`] is a
+//! [`Queryable`]; a querier resolves matchers through the postings index
+//! and snapshots, under each series' lock, the chunks overlapping its time
+//! range: references of memory-mapped chunks, a copy of the open chunk's
+//! bytes and the out-of-order samples. A series' iterator decodes those
+//! chunks (reading `chunks_head/` through the shared [`ChunkDiskMapper`])
+//! into a sample vector trimmed to the range; out-of-order samples are
+//! merged in by time, in-order samples winning on equal timestamps.
+
+use std::sync::{Arc, RwLock};
+
+use model::matcher::Matcher;
+use model::{FloatHistogram, Histogram, Labels};
+use storage::query::{BoxedSeries, apply_limit};
+use storage::vec::Value;
+use storage::{
+    LabelHints, Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, StorageError,
+    ValueType,
+};
+
+use super::series::{ChunkLoc, MemSeries};
+use super::{Head, read};
+use crate::chunkenc::{self, ChunkIter, Encoding};
+use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
+
+/// A querier over the head for `[mint, maxt]`.
+pub struct HeadQuerier<'a> {
+    head: &'a Head,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Queryable for Head {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
+        Ok(Box::new(HeadQuerier {
+            head: self,
+            mint,
+            maxt,
+        }))
+    }
+}
+
+/// A chunk captured by a select.
+#[derive(Debug)]
+enum SnapChunk {
+    Disk(ChunkDiskRef),
+    Mem(Encoding, Box<[u8]>),
+    Ooo(Vec<(i64, f64)>),
+}
+
+/// A series as a select saw it.
+pub struct HeadSeries {
+    labels: Labels,
+    chunks: Vec<SnapChunk>,
+    has_ooo: bool,
+    mapper: Arc<RwLock<ChunkDiskMapper>>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl std::fmt::Debug for HeadSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadSeries")
+            .field("labels", &self.labels)
+            .field("chunks", &self.chunks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn overlaps(a0: i64, a1: i64, mint: i64, maxt: i64) -> bool {
+    a0 <= maxt && a1 >= mint
+}
+
+/// Captures the chunks of `s` overlapping `[mint, maxt]`; `None` if none.
+fn snapshot(
+    s: &MemSeries,
+    mint: i64,
+    maxt: i64,
+    mapper: &Arc<RwLock<ChunkDiskMapper>>,
+) -> Option<HeadSeries> {
+    let st = s.lock();
+    let mut chunks = Vec::new();
+    for c in &st.mmapped {
+        if overlaps(c.mint, c.maxt, mint, maxt) {
+            chunks.push(match &c.loc {
+                ChunkLoc::Disk(r) => SnapChunk::Disk(*r),
+                ChunkLoc::Mem(b) => SnapChunk::Mem(b.0, b.1.clone()),
+            });
+        }
+    }
+    if let Some(h) = &st.head
+        && overlaps(h.mint, h.maxt, mint, maxt)
+    {
+        chunks.push(SnapChunk::Mem(h.data.encoding(), h.data.bytes().into()));
+    }
+    let mut has_ooo = false;
+    if let Some(o) = &st.ooo {
+        for c in &o.chunks {
+            if overlaps(c.mint, c.maxt, mint, maxt) {
+                chunks.push(SnapChunk::Mem(Encoding::Xor, c.bytes.clone()));
+                has_ooo = true;
+            }
+        }
+        let buf: Vec<(i64, f64)> = o
+            .buf
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t >= mint && *t <= maxt)
+            .collect();
+        if !buf.is_empty() {
+            chunks.push(SnapChunk::Ooo(buf));
+            has_ooo = true;
+        }
+    }
+    drop(st);
+    if chunks.is_empty() {
+        return None;
+    }
+    Some(HeadSeries {
+        labels: s.labels.clone(),
+        chunks,
+        has_ooo,
+        mapper: Arc::clone(mapper),
+        mint,
+        maxt,
+    })
+}
+
+fn decode_into(
+    enc: Encoding,
+    bytes: &[u8],
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<(i64, Value)>,
+) -> Result<(), chunkenc::Error> {
+    let mut it = ChunkIter::new(enc, bytes)?;
+    let mut vt = it.seek(mint);
+    loop {
+        let t = it.at_t();
+        if vt == chunkenc::ValueType::None || t > maxt {
+            break;
+        }
+        match vt {
+            chunkenc::ValueType::Float => {
+                if let Some((t, v)) = it.at() {
+                    out.push((t, Value::Float(v)));
+                }
+            }
+            chunkenc::ValueType::Histogram => {
+                let mut h = Histogram::default();
+                if let Some(t) = it.at_histogram(&mut h) {
+                    out.push((t, Value::Histogram(Arc::new(h))));
+                }
+            }
+            chunkenc::ValueType::FloatHistogram => {
+                let mut h = FloatHistogram::default();
+                if let Some(t) = it.at_float_histogram(&mut h) {
+                    out.push((t, Value::FloatHistogram(Arc::new(h))));
+                }
+            }
+            chunkenc::ValueType::None => break,
+        }
+        vt = it.next();
+    }
+    match it.err() {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    }
+}
+
+impl HeadSeries {
+    /// Decodes every captured sample in range, sorted by time.
+    fn decode(&self) -> (Vec<(i64, Value)>, Option<StorageError>) {
+        let mut out = Vec::new();
+        let mut err = None;
+        for c in &self.chunks {
+            let res =
+                match c {
+                    SnapChunk::Disk(r) => read(&self.mapper)
+                        .with_chunk(*r, |e, b| decode_into(e, b, self.mint, self.maxt, &mut out))
+                        .map_err(|e| StorageError::Corrupt {
+                            place: "chunks_head".into(),
+                            reason: e.to_string(),
+                        })
+                        .and_then(|r| {
+                            r.map_err(|e| StorageError::Corrupt {
+                                place: format!("head chunk {:#x}", r_of(c)),
+                                reason: e.to_string(),
+                            })
+                        }),
+                    SnapChunk::Mem(e, b) => decode_into(*e, b, self.mint, self.maxt, &mut out)
+                        .map_err(|e| StorageError::Corrupt {
+                            place: "head chunk".into(),
+                            reason: e.to_string(),
+                        }),
+                    SnapChunk::Ooo(s) => {
+                        out.extend(s.iter().map(|&(t, v)| (t, Value::Float(v))));
+                        Ok(())
+                    }
+                };
+            if let Err(e) = res {
+                err = Some(e);
+                break;
+            }
+        }
+        if self.has_ooo {
+            // Stable: in-order chunks come first and win ties.
+            out.sort_by_key(|s| s.0);
+            out.dedup_by_key(|s| s.0);
+        }
+        (out, err)
+    }
+}
+
+fn r_of(c: &SnapChunk) -> u64 {
+    match c {
+        SnapChunk::Disk(r) => r.0,
+        _ => 0,
+    }
+}
+
+impl Series for HeadSeries {
+    fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    fn iterator(&self) -> Box<dyn SampleIterator + '_> {
+        let (samples, err) = self.decode();
+        Box::new(HeadIterator {
+            samples,
+            pos: None,
+            err,
+        })
+    }
+}
+
+/// Iterates a decoded series.
+struct HeadIterator {
+    samples: Vec<(i64, Value)>,
+    pos: Option<usize>,
+    err: Option<StorageError>,
+}
+
+impl HeadIterator {
+    fn current(&self) -> Option<&(i64, Value)> {
+        self.pos.and_then(|p| self.samples.get(p))
+    }
+
+    fn kind(&self) -> ValueType {
+        match self.current() {
+            None => ValueType::None,
+            Some((_, Value::Float(_))) => ValueType::Float,
+            Some((_, Value::Histogram(_))) => ValueType::Histogram,
+            Some((_, Value::FloatHistogram(_))) => ValueType::FloatHistogram,
+        }
+    }
+}
+
+impl SampleIterator for HeadIterator {
+    fn next(&mut self) -> ValueType {
+        self.pos = Some(self.pos.map_or(0, |p| (p + 1).min(self.samples.len())));
+        self.kind()
+    }
+
+    fn seek(&mut self, t: i64) -> ValueType {
+        if let Some((ct, _)) = self.current()
+            && *ct >= t
+        {
+            return self.kind();
+        }
+        let from = self.pos.unwrap_or(0).min(self.samples.len());
+        self.pos = Some(from + self.samples[from..].partition_point(|(st, _)| *st < t));
+        self.kind()
+    }
+
+    fn at(&self) -> (i64, f64) {
+        match self.current() {
+            Some((t, Value::Float(v))) => (*t, *v),
+            Some((t, _)) => (*t, f64::NAN),
+            None => (0, f64::NAN),
+        }
+    }
+
+    fn at_histogram(&self, into: &mut Histogram) -> i64 {
+        match self.current() {
+            Some((t, Value::Histogram(h))) => {
+                into.clone_from(h);
+                *t
+            }
+            Some((t, _)) => *t,
+            None => 0,
+        }
+    }
+
+    fn at_float_histogram(&self, into: &mut FloatHistogram) -> i64 {
+        match self.current() {
+            Some((t, Value::FloatHistogram(h))) => {
+                into.clone_from(h);
+                *t
+            }
+            Some((t, Value::Histogram(h))) => {
+                *into = h.to_float();
+                *t
+            }
+            Some((t, _)) => *t,
+            None => 0,
+        }
+    }
+
+    fn at_t(&self) -> i64 {
+        self.current().map_or(0, |(t, _)| *t)
+    }
+
+    fn err(&self) -> Option<StorageError> {
+        self.err.clone()
+    }
+}
+
+struct HeadSeriesSet {
+    series: std::vec::IntoIter<HeadSeries>,
+}
+
+impl SeriesSet for HeadSeriesSet {
+    fn next(&mut self) -> Option<Result<BoxedSeries, StorageError>> {
+        self.series.next().map(|s| Ok(Box::new(s) as BoxedSeries))
+    }
+}
+
+impl Head {
+    /// The series matching `matchers` with data in `[mint, maxt]`, as
+    /// owned snapshots; sorted by labels if `sorted`.
+    pub fn select_series(
+        &self,
+        mint: i64,
+        maxt: i64,
+        sorted: bool,
+        limit: usize,
+        matchers: &[Matcher],
+    ) -> Vec<HeadSeries> {
+        let refs = read(&self.postings).for_matchers(matchers);
+        let mut out = Vec::with_capacity(refs.len().min(1 << 16));
+        for r in refs {
+            if let Some(s) = self.series.get_by_ref(r)
+                && let Some(snap) = snapshot(&s, mint, maxt, &self.mapper)
+            {
+                out.push(snap);
+                if !sorted && limit > 0 && out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        if sorted {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        apply_limit(out, limit)
+    }
+
+    /// Labels of the series matching `matchers` (all when empty).
+    fn matching_labels(&self, matchers: &[Matcher]) -> Vec<Labels> {
+        let refs = read(&self.postings).for_matchers(matchers);
+        refs.into_iter()
+            .filter_map(|r| self.series.get_by_ref(r).map(|s| s.labels.clone()))
+            .collect()
+    }
+
+    /// Exemplars in `[start, end]` of series matching any matcher set.
+    pub fn select_exemplars(
+        &self,
+        start: i64,
+        end: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Vec<super::ExemplarSeries> {
+        super::lock(&self.exemplars).select(start, end, matcher_sets)
+    }
+}
+
+impl HeadQuerier<'_> {
+    fn outside(&self) -> bool {
+        match (self.head.min_time(), self.head.max_time()) {
+            (Some(lo), Some(hi)) => self.maxt < lo || self.mint > hi.max(lo),
+            _ => true,
+        }
+    }
+}
+
+impl Querier for HeadQuerier<'_> {
+    fn select(
+        &self,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> Box<dyn SeriesSet + '_> {
+        let limit = hints.map_or(0, |h| h.limit);
+        let series = self
+            .head
+            .select_series(self.mint, self.maxt, sorted, limit, matchers);
+        Box::new(HeadSeriesSet {
+            series: series.into_iter(),
+        })
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<(Vec<String>, storage::query::Warnings), StorageError> {
+        if self.outside() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut values = if matchers.is_empty() {
+            read(&self.head.postings).label_values(name)
+        } else {
+            let mut v: Vec<String> = self
+                .head
+                .matching_labels(matchers)
+                .iter()
+                .filter_map(|l| l.get(name).map(str::to_string))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        values = apply_limit(values, hints.limit);
+        Ok((values, Vec::new()))
+    }
+
+    fn label_names(
+        &self,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<(Vec<String>, storage::query::Warnings), StorageError> {
+        if self.outside() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut names = if matchers.is_empty() {
+            read(&self.head.postings).label_names()
+        } else {
+            let mut v: Vec<String> = self
+                .head
+                .matching_labels(matchers)
+                .iter()
+                .flat_map(|l| l.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        names = apply_limit(names, hints.limit);
+        Ok((names, Vec::new()))
+    }
+}

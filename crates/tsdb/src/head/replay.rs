@@ -1,0 +1,421 @@
+//! Rebuilding the head on open (Prometheus's `head_wal.go`).
+//!
+//! Order: the chunks found in `chunks_head/` are grouped by series; the WAL
+//! (last checkpoint, then later segments) is read by [`wal::replay`]'s
+//! reader thread; this thread decodes records, creates series (attaching
+//! their memory-mapped chunks) and hands samples, sharded by series
+//! reference, to worker threads that apply them — Prometheus applies
+//! samples serially after decoding. A series always goes to the same
+//! worker, so its samples are applied in WAL order; series records are
+//! processed before any later sample is handed out, so workers always find
+//! the series. Samples at or before a series' newest memory-mapped sample
+//! are dropped by the ordinary order check (they are already in a chunk).
+//!
+//! A corrupt WAL tail is repaired ([`wal::repair`]): everything before the
+//! damage has been applied, the rest is dropped, logged and counted in
+//! `prometheus_tsdb_wal_corruptions_total`. A damaged checkpoint is an
+//! error. Then the write-behind log of out-of-order samples is replayed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use model::{FloatHistogram, Histogram};
+use storage::{AppendError, Exemplar, Sample};
+
+use super::series::{Applied, ApplyCtx, ChunkLoc, MmapChunk, Pin};
+use super::{Error, Head, lock};
+use crate::chunks::HeadChunkMeta;
+use crate::record::{self, RecordType};
+use crate::wal::{self, ReplaySource};
+
+/// Samples per batch handed to a worker.
+const WORKER_BATCH: usize = 4096;
+/// Batches queued per worker.
+const WORKER_QUEUE_CAPACITY: usize = 4;
+
+/// What a replay did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Series records applied.
+    pub series: u64,
+    /// Samples applied.
+    pub samples: u64,
+    /// Samples dropped (already in a chunk, duplicates, out of order).
+    pub dropped: u64,
+    /// Samples of series the WAL never defined.
+    pub unknown_refs: u64,
+    /// Records that could not be decoded.
+    pub bad_records: u64,
+    /// Corruptions repaired (WAL and WBL).
+    pub corruptions: u64,
+    /// Bytes dropped by repairs.
+    pub repaired_bytes: u64,
+    /// Largest timestamp per WBL segment.
+    pub(crate) wbl_segment_maxt: BTreeMap<u32, i64>,
+}
+
+enum Item {
+    F(u64, i64, f64),
+    H(u64, i64, Box<Histogram>),
+    Fh(u64, i64, Box<FloatHistogram>),
+}
+
+#[derive(Default)]
+struct WorkerStats {
+    samples: u64,
+    dropped: u64,
+    unknown: u64,
+    chunks: u64,
+}
+
+fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
+    let ctx = ApplyCtx {
+        policy: head.policy,
+        mapper: &head.mapper,
+        ooo_cap: head.opts.out_of_order_cap,
+    };
+    let mut st = WorkerStats::default();
+    for batch in rx {
+        for item in batch {
+            let (r, t) = match &item {
+                Item::F(r, t, _) | Item::H(r, t, _) | Item::Fh(r, t, _) => (*r, *t),
+            };
+            let Some(s) = head.series.get_by_ref(r) else {
+                st.unknown += 1;
+                continue;
+            };
+            let sample = match &item {
+                Item::F(_, _, v) => Sample::Float(*v),
+                Item::H(_, _, h) => Sample::Histogram(h),
+                Item::Fh(_, _, h) => Sample::FloatHistogram(h),
+            };
+            match s.lock().apply(r, t, &sample, false, &ctx) {
+                Applied::Appended { cut } => {
+                    st.samples += 1;
+                    st.chunks += u64::from(cut);
+                }
+                Applied::OutOfOrder => st.samples += 1,
+                Applied::Duplicate | Applied::Rejected(_) => st.dropped += 1,
+            }
+        }
+    }
+    st
+}
+
+fn worker_count(head: &Head) -> usize {
+    match head.opts.replay_workers {
+        0 => std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8),
+        n => n,
+    }
+}
+
+/// Routes decoded samples to workers.
+struct Router {
+    txs: Vec<SyncSender<Vec<Item>>>,
+    bufs: Vec<Vec<Item>>,
+    /// Series references the WAL defined twice for one label set.
+    alias: HashMap<u64, u64>,
+}
+
+impl Router {
+    fn push(&mut self, item: Item) {
+        let r = match &item {
+            Item::F(r, ..) | Item::H(r, ..) | Item::Fh(r, ..) => *r,
+        };
+        let n = self.txs.len();
+        let w = (r as usize) % n;
+        self.bufs[w].push(item);
+        if self.bufs[w].len() >= WORKER_BATCH {
+            let b = std::mem::replace(&mut self.bufs[w], Vec::with_capacity(WORKER_BATCH));
+            // A send fails only if the worker is gone (it panicked).
+            let _ = self.txs[w].send(b);
+        }
+    }
+
+    fn resolve(&self, r: u64) -> u64 {
+        self.alias.get(&r).copied().unwrap_or(r)
+    }
+
+    fn finish(mut self) {
+        for (w, b) in self.bufs.drain(..).enumerate() {
+            if !b.is_empty() {
+                let _ = self.txs[w].send(b);
+            }
+        }
+    }
+}
+
+/// Replays `chunks_head/` (given as the scan's chunk list) and the logs.
+pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplayStats, Error> {
+    let mut stats = ReplayStats::default();
+    let mut mmapped: HashMap<u64, Vec<HeadChunkMeta>> = HashMap::new();
+    for c in chunks.into_iter().filter(|c| !c.out_of_order) {
+        mmapped.entry(c.series_ref).or_default().push(c);
+    }
+    if !head.opts.wal {
+        return Ok(stats);
+    }
+    let dir = head.wal_dir();
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        op: "create WAL directory",
+        path: dir.clone(),
+        source,
+    })?;
+    let n = worker_count(head);
+    let ws = std::thread::scope(|scope| -> Result<Vec<WorkerStats>, Error> {
+        let mut handles = Vec::with_capacity(n);
+        let mut txs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = sync_channel::<Vec<Item>>(WORKER_QUEUE_CAPACITY);
+            txs.push(tx);
+            handles.push(scope.spawn(move || worker(head, rx)));
+        }
+        let mut router = Router {
+            txs,
+            bufs: (0..n).map(|_| Vec::with_capacity(WORKER_BATCH)).collect(),
+            alias: HashMap::new(),
+        };
+        let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
+            apply_record(head, rec, &mut router, &mut mmapped, stats)
+        });
+        router.finish();
+        let ws = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect();
+        res.map(|()| ws)
+    })?;
+    for w in ws {
+        stats.samples += w.samples;
+        stats.dropped += w.dropped;
+        stats.unknown_refs += w.unknown;
+        head.metrics
+            .chunks_created
+            .fetch_add(w.chunks, Ordering::Relaxed);
+    }
+    if head.opts.out_of_order_time_window > 0 {
+        replay_wbl(head, &mut stats)?;
+    }
+    // Time bounds from what is now in memory.
+    let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+    head.series.for_each(|s| {
+        let st = s.lock();
+        if let Some(t) = st.min_t() {
+            mint = mint.min(t);
+        }
+        if let Some(t) = st.last_t() {
+            maxt = maxt.max(t);
+        }
+    });
+    if mint != i64::MAX {
+        head.min_time.store(mint, Ordering::Relaxed);
+    }
+    if maxt != i64::MIN {
+        head.max_time.store(maxt, Ordering::Relaxed);
+    }
+    if stats.unknown_refs > 0 {
+        tracing::warn!(
+            samples = stats.unknown_refs,
+            "unknown series references in WAL"
+        );
+    }
+    Ok(stats)
+}
+
+/// Replays one log directory, repairing a corrupt tail.
+fn replay_dir(
+    head: &Head,
+    dir: &Path,
+    stats: &mut ReplayStats,
+    mut apply: impl FnMut(&Head, (ReplaySource, &[u8]), &mut ReplayStats),
+) -> Result<(), Error> {
+    let res = wal::replay(dir, |src, rec| apply(head, (src, rec), stats));
+    match res {
+        Ok(()) => Ok(()),
+        Err(wal::Error::Corruption(c)) if c.dir == dir => {
+            tracing::warn!(error = %c, "WAL corruption found during replay; repairing");
+            head.metrics.wal_corruptions.fetch_add(1, Ordering::Relaxed);
+            let report = wal::repair(&c)?;
+            stats.corruptions += 1;
+            stats.repaired_bytes += report.total_dropped_bytes();
+            tracing::warn!(
+                segment = report.segment,
+                offset = report.offset,
+                dropped_bytes = report.total_dropped_bytes(),
+                deleted_segments = report.deleted_segments.len(),
+                "WAL repaired; records after the corruption were dropped"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn apply_record(
+    head: &Head,
+    (_src, rec): (ReplaySource, &[u8]),
+    router: &mut Router,
+    mmapped: &mut HashMap<u64, Vec<HeadChunkMeta>>,
+    stats: &mut ReplayStats,
+) {
+    let bad = |stats: &mut ReplayStats, e: record::DecodeError| {
+        stats.bad_records += 1;
+        tracing::warn!(error = %e, "skipping undecodable WAL record");
+    };
+    match RecordType::of(rec) {
+        RecordType::Series => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_series(rec, &mut out) {
+                return bad(stats, e);
+            }
+            for rs in out {
+                let r = rs.series.0;
+                let hash = rs.labels.stable_hash();
+                let (s, created) = head.series.get_or_create(hash, &rs.labels, Pin::No, || r);
+                head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
+                stats.series += 1;
+                if !created {
+                    if s.series_ref != r {
+                        router.alias.insert(r, s.series_ref);
+                    }
+                    continue;
+                }
+                s.logged.store(true, Ordering::Relaxed);
+                super::append::write_postings(head, &s);
+                if let Some(mut cs) = mmapped.remove(&r) {
+                    cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
+                    let mut st = s.lock();
+                    for c in cs {
+                        if st.mmapped.last().is_some_and(|l| l.maxt >= c.min_time) {
+                            continue; // Overlapping leftovers.
+                        }
+                        head.metrics.chunks_replayed.fetch_add(1, Ordering::Relaxed);
+                        st.mmapped.push(MmapChunk {
+                            loc: ChunkLoc::Disk(c.chunk_ref),
+                            mint: c.min_time,
+                            maxt: c.max_time,
+                        });
+                    }
+                }
+            }
+        }
+        RecordType::Samples => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_samples(rec, &mut out) {
+                return bad(stats, e);
+            }
+            for s in out {
+                router.push(Item::F(router.resolve(s.series.0), s.t.0, s.v));
+            }
+        }
+        RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_histogram_samples(rec, &mut out) {
+                return bad(stats, e);
+            }
+            for s in out {
+                router.push(Item::H(router.resolve(s.series.0), s.t.0, Box::new(s.h)));
+            }
+        }
+        RecordType::FloatHistogramSamples | RecordType::CustomBucketsFloatHistogramSamples => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_float_histogram_samples(rec, &mut out) {
+                return bad(stats, e);
+            }
+            for s in out {
+                router.push(Item::Fh(router.resolve(s.series.0), s.t.0, Box::new(s.fh)));
+            }
+        }
+        RecordType::Exemplars => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_exemplars(rec, &mut out) {
+                return bad(stats, e);
+            }
+            let mut ex = lock(&head.exemplars);
+            for e in out {
+                if let Some(s) = head.series.get_by_ref(router.resolve(e.series.0)) {
+                    let res = ex.add(
+                        &s.labels,
+                        &Exemplar {
+                            labels: e.labels,
+                            value: e.v,
+                            timestamp: e.t,
+                        },
+                    );
+                    if let Err(err) = res
+                        && err != AppendError::DuplicateExemplar
+                        && err != AppendError::OutOfOrderExemplar
+                    {
+                        tracing::debug!(error = %err, "exemplar dropped during replay");
+                    }
+                }
+            }
+        }
+        RecordType::Metadata => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_metadata(rec, &mut out) {
+                return bad(stats, e);
+            }
+            for m in out {
+                if let Some(s) = head.series.get_by_ref(router.resolve(m.series.0)) {
+                    s.lock().meta = Some(Box::new(model::Metadata {
+                        kind: m.kind,
+                        help: m.help,
+                        unit: m.unit,
+                    }));
+                }
+            }
+        }
+        // Tombstones are not kept by the head yet; m-map markers belong to
+        // the WBL; unknown types are skipped like Prometheus skips them.
+        _ => {}
+    }
+}
+
+/// Replays the write-behind log into the out-of-order chunks.
+fn replay_wbl(head: &Head, stats: &mut ReplayStats) -> Result<(), Error> {
+    let dir = head.wbl_dir();
+    if !dir.exists() {
+        return Ok(());
+    }
+    let ctx = ApplyCtx {
+        policy: head.policy,
+        mapper: &head.mapper,
+        ooo_cap: head.opts.out_of_order_cap,
+    };
+    let mut seg_maxt = BTreeMap::new();
+    replay_dir(head, &dir, stats, |head, (src, rec), stats| {
+        if RecordType::of(rec) != RecordType::Samples {
+            return;
+        }
+        let mut out = Vec::new();
+        if record::decode_samples(rec, &mut out).is_err() {
+            stats.bad_records += 1;
+            return;
+        }
+        if let ReplaySource::Segment { segment } = src {
+            let m = out.iter().map(|s| s.t.0).max().unwrap_or(i64::MIN);
+            let e = seg_maxt.entry(segment).or_insert(i64::MIN);
+            *e = (*e).max(m);
+        }
+        for s in out {
+            let Some(ms) = head.series.get_by_ref(s.series.0) else {
+                stats.unknown_refs += 1;
+                continue;
+            };
+            match ms
+                .lock()
+                .apply(ms.series_ref, s.t.0, &Sample::Float(s.v), true, &ctx)
+            {
+                Applied::OutOfOrder => stats.samples += 1,
+                _ => stats.dropped += 1,
+            }
+        }
+    })?;
+    stats.wbl_segment_maxt = seg_maxt;
+    Ok(())
+}

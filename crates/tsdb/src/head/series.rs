@@ -1,0 +1,747 @@
+//! Series in memory: the striped series map and one series' chunks.
+//!
+//! A [`MemSeries`] holds its labels and, behind its own mutex, a
+//! [`SeriesState`]: the memory-mapped chunks (disk reference and time
+//! range), the open head chunk, the cut state, out-of-order chunks and
+//! metadata. There is no separate "last sample" field: the newest sample is
+//! the head chunk's last one (decoded only when a sample arrives with the
+//! same timestamp, to tell a duplicate from a conflict).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use model::{FloatHistogram, Histogram, Labels, Metadata};
+use storage::{AppendError, Sample};
+
+use super::{lock, read, write};
+use crate::chunkenc::{
+    ChunkIter, ChunkStats, CutPolicy, CutState, Decision, Encoding, FloatHistogramChunk,
+    HistogramAppend, HistogramChunk, ValueType, XorChunk,
+};
+use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
+
+/// One series of the head.
+pub struct MemSeries {
+    /// Its reference (the WAL's `HeadSeriesRef`).
+    pub series_ref: u64,
+    /// Its labels.
+    pub labels: Labels,
+    /// Whether a series record for it is in the WAL.
+    pub(crate) logged: AtomicBool,
+    /// Appenders holding uncommitted samples for it (it is not collected
+    /// while this is non-zero).
+    pub(crate) pending: AtomicU32,
+    pub(crate) state: Mutex<SeriesState>,
+}
+
+impl std::fmt::Debug for MemSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemSeries")
+            .field("ref", &self.series_ref)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a completed chunk lives.
+#[derive(Debug)]
+pub(crate) enum ChunkLoc {
+    /// In `chunks_head/`.
+    Disk(ChunkDiskRef),
+    /// In memory, because writing it failed.
+    Mem(Box<(Encoding, Box<[u8]>)>),
+}
+
+/// A completed in-order chunk.
+#[derive(Debug)]
+pub(crate) struct MmapChunk {
+    pub(crate) loc: ChunkLoc,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+/// The open chunk's encoder.
+#[derive(Debug)]
+pub(crate) enum ChunkData {
+    Xor(XorChunk),
+    Histogram(Box<HistogramChunk>),
+    FloatHistogram(Box<FloatHistogramChunk>),
+}
+
+impl ChunkData {
+    pub(crate) fn encoding(&self) -> Encoding {
+        match self {
+            ChunkData::Xor(_) => Encoding::Xor,
+            ChunkData::Histogram(_) => Encoding::Histogram,
+            ChunkData::FloatHistogram(_) => Encoding::FloatHistogram,
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            ChunkData::Xor(c) => c.bytes(),
+            ChunkData::Histogram(c) => c.bytes(),
+            ChunkData::FloatHistogram(c) => c.bytes(),
+        }
+    }
+}
+
+/// The open chunk.
+#[derive(Debug)]
+pub(crate) struct HeadChunk {
+    pub(crate) data: ChunkData,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+/// A compressed out-of-order chunk (kept in memory).
+#[derive(Debug)]
+pub(crate) struct OooChunk {
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+    pub(crate) bytes: Box<[u8]>,
+}
+
+/// Out-of-order samples of a series: an uncompressed sorted buffer and
+/// compressed chunks.
+#[derive(Debug, Default)]
+pub(crate) struct OooChunks {
+    pub(crate) buf: Vec<(i64, f64)>,
+    pub(crate) chunks: Vec<OooChunk>,
+}
+
+/// The mutable part of a series.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesState {
+    pub(crate) mmapped: Vec<MmapChunk>,
+    pub(crate) head: Option<HeadChunk>,
+    pub(crate) cut: CutState,
+    pub(crate) ooo: Option<Box<OooChunks>>,
+    pub(crate) meta: Option<Box<Metadata>>,
+    /// The newest histogram as appended (histogram series only), for
+    /// duplicate detection: decoded chunk samples may carry a widened
+    /// layout.
+    pub(crate) last_hist: Option<Box<LastValue>>,
+}
+
+/// What applying one sample did.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Applied {
+    /// Appended in order; `cut` when a new chunk was started.
+    Appended { cut: bool },
+    /// Added to the out-of-order chunks.
+    OutOfOrder,
+    /// The same sample again: nothing to do.
+    Duplicate,
+    /// Refused.
+    Rejected(AppendError),
+}
+
+/// What applying needs besides the series.
+pub(crate) struct ApplyCtx<'a> {
+    pub(crate) policy: CutPolicy,
+    pub(crate) mapper: &'a RwLock<ChunkDiskMapper>,
+    pub(crate) ooo_cap: usize,
+}
+
+/// An owned copy of one sample value (for comparisons).
+#[derive(Debug, PartialEq)]
+pub(crate) enum LastValue {
+    Float(u64),
+    Histogram(Histogram),
+    FloatHistogram(FloatHistogram),
+}
+
+impl LastValue {
+    pub(crate) fn same_as(&self, s: &Sample<'_>) -> bool {
+        match (self, s) {
+            (LastValue::Float(b), Sample::Float(v)) => *b == v.to_bits(),
+            // Like Prometheus's `Equals`, the counter-reset hint is ignored.
+            (LastValue::Histogram(a), Sample::Histogram(b)) => {
+                a.counter_reset_hint == b.counter_reset_hint && a == *b || {
+                    let mut a = a.clone();
+                    a.counter_reset_hint = b.counter_reset_hint;
+                    a == **b
+                }
+            }
+            (LastValue::FloatHistogram(a), Sample::FloatHistogram(b)) => {
+                a.counter_reset_hint == b.counter_reset_hint && a == *b || {
+                    let mut a = a.clone();
+                    a.counter_reset_hint = b.counter_reset_hint;
+                    a == **b
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The last sample of a chunk's bytes.
+pub(crate) fn last_of_chunk(enc: Encoding, bytes: &[u8]) -> Option<(i64, LastValue)> {
+    let mut it = ChunkIter::new(enc, bytes).ok()?;
+    let mut last = None;
+    loop {
+        match it.next() {
+            ValueType::None => break,
+            ValueType::Float => last = it.at().map(|(t, v)| (t, LastValue::Float(v.to_bits()))),
+            ValueType::Histogram => {
+                let mut h = Histogram::default();
+                last = it
+                    .at_histogram(&mut h)
+                    .map(|t| (t, LastValue::Histogram(h)));
+            }
+            ValueType::FloatHistogram => {
+                let mut h = FloatHistogram::default();
+                last = it
+                    .at_float_histogram(&mut h)
+                    .map(|t| (t, LastValue::FloatHistogram(h)));
+            }
+        }
+    }
+    last
+}
+
+/// The sample count in a chunk's 2-byte header.
+pub(crate) fn num_samples(bytes: &[u8]) -> usize {
+    bytes
+        .first_chunk::<2>()
+        .map_or(0, |h| usize::from(u16::from_be_bytes(*h)))
+}
+
+impl SeriesState {
+    /// Time of the newest in-order sample.
+    pub(crate) fn last_t(&self) -> Option<i64> {
+        match (&self.head, self.mmapped.last()) {
+            (Some(h), _) => Some(h.maxt),
+            (None, Some(m)) => Some(m.maxt),
+            (None, None) => None,
+        }
+    }
+
+    /// Oldest sample time of any chunk.
+    pub(crate) fn min_t(&self) -> Option<i64> {
+        let a = self
+            .mmapped
+            .first()
+            .map(|c| c.mint)
+            .or(self.head.as_ref().map(|h| h.mint));
+        let b = self.ooo.as_ref().and_then(|o| {
+            let c = o.chunks.iter().map(|c| c.mint).min();
+            let d = o.buf.first().map(|s| s.0);
+            c.into_iter().chain(d).min()
+        });
+        a.into_iter().chain(b).min()
+    }
+
+    /// The newest in-order sample, decoded.
+    pub(crate) fn last_value(&self, mapper: &RwLock<ChunkDiskMapper>) -> Option<(i64, LastValue)> {
+        if let (Some(v), Some(t)) = (&self.last_hist, self.last_t()) {
+            let v = match &**v {
+                LastValue::Float(b) => LastValue::Float(*b),
+                LastValue::Histogram(h) => LastValue::Histogram(h.clone()),
+                LastValue::FloatHistogram(h) => LastValue::FloatHistogram(h.clone()),
+            };
+            return Some((t, v));
+        }
+        if let Some(h) = &self.head {
+            return last_of_chunk(h.data.encoding(), h.data.bytes());
+        }
+        let m = self.mmapped.last()?;
+        match &m.loc {
+            ChunkLoc::Mem(b) => last_of_chunk(b.0, &b.1),
+            ChunkLoc::Disk(r) => read(mapper).with_chunk(*r, last_of_chunk).ok().flatten(),
+        }
+    }
+
+    /// Checks a sample against the committed state: `Ok(true)` when it
+    /// goes in order, `Ok(false)` for an exact duplicate of the newest
+    /// sample, `Err(OutOfOrder)` when it is older than the newest sample,
+    /// `Err(DuplicateTimestamp)` on a conflicting value at the same time.
+    pub(crate) fn check_in_order(
+        &self,
+        t: i64,
+        s: &Sample<'_>,
+        mapper: &RwLock<ChunkDiskMapper>,
+    ) -> Result<bool, AppendError> {
+        let Some(last) = self.last_t() else {
+            return Ok(true);
+        };
+        if t > last {
+            return Ok(true);
+        }
+        if t < last {
+            return Err(AppendError::OutOfOrder);
+        }
+        match self.last_value(mapper) {
+            Some((lt, v)) if lt == t && v.same_as(s) => Ok(false),
+            _ => Err(AppendError::DuplicateTimestamp),
+        }
+    }
+
+    /// Appends a committed sample in order, cutting chunks as Prometheus
+    /// does. The caller checked the order.
+    fn append_in_order(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        s: &Sample<'_>,
+        ctx: &ApplyCtx<'_>,
+    ) -> Result<bool, AppendError> {
+        let enc = match s {
+            Sample::Float(_) => Encoding::Xor,
+            Sample::Histogram(_) => Encoding::Histogram,
+            Sample::FloatHistogram(_) => Encoding::FloatHistogram,
+        };
+        let stats = self.head.as_ref().map(|h| ChunkStats {
+            encoding: h.data.encoding(),
+            min_time: h.mint,
+            max_time: h.maxt,
+            num_samples: num_samples(h.data.bytes()),
+            num_bytes: h.data.bytes().len(),
+        });
+        let decision = ctx.policy.decide(&mut self.cut, stats.as_ref(), t, enc);
+        let mut cut = false;
+        if decision == Decision::Cut {
+            self.start_chunk(series_ref, enc, t, ctx);
+            cut = true;
+        }
+        let prev_h = if cut && enc == Encoding::Histogram {
+            self.prev_histogram(ctx)
+        } else {
+            None
+        };
+        let prev_fh = if cut && enc == Encoding::FloatHistogram {
+            self.prev_float_histogram(ctx)
+        } else {
+            None
+        };
+        let Some(h) = self.head.as_mut() else {
+            return Err(AppendError::Storage("no open chunk".into()));
+        };
+        let res = match (&mut h.data, s) {
+            (ChunkData::Xor(c), Sample::Float(v)) => c.append(t, *v).map(|()| None),
+            (ChunkData::Histogram(c), Sample::Histogram(hist)) => {
+                c.append(prev_h.as_ref(), t, hist).map(|r| match r {
+                    HistogramAppend::NewChunk(n) => Some(ChunkData::Histogram(Box::new(n))),
+                    _ => None,
+                })
+            }
+            (ChunkData::FloatHistogram(c), Sample::FloatHistogram(hist)) => {
+                c.append(prev_fh.as_ref(), t, hist).map(|r| match r {
+                    HistogramAppend::NewChunk(n) => Some(ChunkData::FloatHistogram(Box::new(n))),
+                    _ => None,
+                })
+            }
+            _ => return Err(AppendError::Storage("chunk encoding mismatch".into())),
+        };
+        let res = res.inspect(|_| {
+            self.last_hist = match s {
+                Sample::Float(_) => None,
+                Sample::Histogram(h) => Some(Box::new(LastValue::Histogram((*h).clone()))),
+                Sample::FloatHistogram(h) => {
+                    Some(Box::new(LastValue::FloatHistogram((*h).clone())))
+                }
+            };
+        });
+        match res {
+            Ok(None) => {
+                if let Some(h) = self.head.as_mut() {
+                    h.maxt = t;
+                }
+                Ok(cut)
+            }
+            Ok(Some(new)) => {
+                // The histogram could not join the chunk: the old one is
+                // complete and `new` (holding the sample) continues.
+                self.mmap_head(series_ref, ctx);
+                self.cut.next_at = crate::chunkenc::range_for_timestamp(t, ctx.policy.chunk_range);
+                self.cut.histogram_end_computed = false;
+                self.head = Some(HeadChunk {
+                    data: new,
+                    mint: t,
+                    maxt: t,
+                });
+                Ok(true)
+            }
+            Err(crate::chunkenc::Error::ChunkFull) => {
+                self.start_chunk(series_ref, enc, t, ctx);
+                self.append_in_order(series_ref, t, s, ctx).map(|_| true)
+            }
+            Err(e) => Err(AppendError::InvalidSample(e.to_string())),
+        }
+    }
+
+    fn prev_histogram(&self, ctx: &ApplyCtx<'_>) -> Option<HistogramChunk> {
+        let m = self.mmapped.last()?;
+        let (e, b) = match &m.loc {
+            ChunkLoc::Mem(b) => (b.0, b.1.to_vec()),
+            ChunkLoc::Disk(r) => read(ctx.mapper).chunk(*r).ok()?,
+        };
+        (e == Encoding::Histogram)
+            .then(|| HistogramChunk::from_bytes(b).ok())
+            .flatten()
+    }
+
+    fn prev_float_histogram(&self, ctx: &ApplyCtx<'_>) -> Option<FloatHistogramChunk> {
+        let m = self.mmapped.last()?;
+        let (e, b) = match &m.loc {
+            ChunkLoc::Mem(b) => (b.0, b.1.to_vec()),
+            ChunkLoc::Disk(r) => read(ctx.mapper).chunk(*r).ok()?,
+        };
+        (e == Encoding::FloatHistogram)
+            .then(|| FloatHistogramChunk::from_bytes(b).ok())
+            .flatten()
+    }
+
+    /// Completes the open chunk (writes it to `chunks_head/`) and opens an
+    /// empty one of `enc` starting at `t`.
+    fn start_chunk(&mut self, series_ref: u64, enc: Encoding, t: i64, ctx: &ApplyCtx<'_>) {
+        self.mmap_head(series_ref, ctx);
+        let data = match enc {
+            // `XorChunk::new` reserves 128 bytes; most series of a large
+            // head hold a few samples in their open chunk, so start from
+            // the bare 2-byte header and let the buffer grow (saves ~100
+            // bytes per series; an empty chunk always decodes).
+            Encoding::Xor => {
+                ChunkData::Xor(XorChunk::from_bytes(vec![0, 0]).unwrap_or_else(|_| XorChunk::new()))
+            }
+            Encoding::Histogram => ChunkData::Histogram(Box::default()),
+            Encoding::FloatHistogram => ChunkData::FloatHistogram(Box::default()),
+        };
+        self.head = Some(HeadChunk {
+            data,
+            mint: t,
+            maxt: t,
+        });
+    }
+
+    /// Moves the open chunk (if any) to `chunks_head/`.
+    pub(crate) fn mmap_head(&mut self, series_ref: u64, ctx: &ApplyCtx<'_>) {
+        let Some(h) = self.head.take() else { return };
+        let enc = h.data.encoding();
+        let bytes = h.data.bytes();
+        if num_samples(bytes) == 0 {
+            return;
+        }
+        let written = write(ctx.mapper).write_chunk(series_ref, h.mint, h.maxt, enc, false, bytes);
+        let loc = match written {
+            Ok(r) => ChunkLoc::Disk(r),
+            Err(e) => {
+                tracing::error!(series = series_ref, error = %e, "write head chunk; keeping it in memory");
+                ChunkLoc::Mem(Box::new((enc, bytes.into())))
+            }
+        };
+        self.mmapped.push(MmapChunk {
+            loc,
+            mint: h.mint,
+            maxt: h.maxt,
+        });
+    }
+
+    /// Inserts an out-of-order float sample; `false` if one with the same
+    /// timestamp is already buffered.
+    fn insert_ooo(&mut self, t: i64, v: f64, cap: usize) -> bool {
+        let o = self.ooo.get_or_insert_with(Box::default);
+        match o.buf.binary_search_by_key(&t, |s| s.0) {
+            Ok(_) => return false,
+            Err(p) => o.buf.insert(p, (t, v)),
+        }
+        if o.buf.len() >= cap.max(1) {
+            let mut c = XorChunk::new();
+            for &(t, v) in &o.buf {
+                // Cannot fail below 65535 samples.
+                let _ = c.append(t, v);
+            }
+            let (mint, maxt) = (o.buf[0].0, o.buf[o.buf.len() - 1].0);
+            o.chunks.push(OooChunk {
+                mint,
+                maxt,
+                bytes: c.into_bytes().into_boxed_slice(),
+            });
+            o.buf.clear();
+        }
+        true
+    }
+
+    /// Applies one committed sample. `ooo` says the commit classified it as
+    /// out-of-order (within the window); `replay` enables the replay rule
+    /// that an older sample already in an in-order chunk is skipped.
+    pub(crate) fn apply(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        s: &Sample<'_>,
+        ooo: bool,
+        ctx: &ApplyCtx<'_>,
+    ) -> Applied {
+        if ooo {
+            if let Sample::Float(v) = s
+                && self.insert_ooo(t, *v, ctx.ooo_cap)
+            {
+                return Applied::OutOfOrder;
+            }
+            return Applied::Duplicate;
+        }
+        match self.check_in_order(t, s, ctx.mapper) {
+            Ok(true) => match self.append_in_order(series_ref, t, s, ctx) {
+                Ok(cut) => Applied::Appended { cut },
+                Err(e) => Applied::Rejected(e),
+            },
+            Ok(false) => Applied::Duplicate,
+            Err(e) => Applied::Rejected(e),
+        }
+    }
+
+    /// Drops chunks that end before `mint`; returns how many in-order
+    /// chunks went.
+    pub(crate) fn truncate_before(&mut self, mint: i64) -> usize {
+        let before = self.mmapped.len();
+        self.mmapped.retain(|c| c.maxt >= mint);
+        let mut removed = before - self.mmapped.len();
+        if self.head.as_ref().is_some_and(|h| h.maxt < mint) {
+            self.head = None;
+            removed += 1;
+        }
+        if let Some(o) = self.ooo.as_mut() {
+            // Out-of-order chunks are not counted in the chunk gauges.
+            o.chunks.retain(|c| c.maxt >= mint);
+            o.buf.retain(|s| s.0 >= mint);
+            if o.chunks.is_empty() && o.buf.is_empty() {
+                self.ooo = None;
+            }
+        }
+        if self.mmapped.capacity() > 2 * self.mmapped.len() + 4 {
+            self.mmapped.shrink_to_fit();
+        }
+        removed
+    }
+
+    /// Whether the series holds no sample at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none() && self.mmapped.is_empty() && self.ooo.is_none()
+    }
+
+    /// Chunks in memory or on disk (for the `head_chunks` gauge).
+    pub(crate) fn num_chunks(&self) -> usize {
+        self.mmapped.len()
+            + usize::from(self.head.is_some())
+            + self.ooo.as_ref().map_or(0, |o| o.chunks.len())
+    }
+}
+
+/// Multiplicative hashing for sequential references (SwissTable needs the
+/// high bits to vary).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct RefHasher(u64);
+
+impl std::hash::Hasher for RefHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type RefBuild = std::hash::BuildHasherDefault<RefHasher>;
+pub(crate) type RefMap<V> = HashMap<u64, V, RefBuild>;
+
+#[derive(Default)]
+struct HashStripe {
+    unique: RefMap<Arc<MemSeries>>,
+    /// Series whose label hash collides with the one in `unique`.
+    conflicts: RefMap<Vec<Arc<MemSeries>>>,
+}
+
+impl HashStripe {
+    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        if let Some(s) = self.unique.get(&hash)
+            && s.labels == *labels
+        {
+            return Some(s);
+        }
+        self.conflicts
+            .get(&hash)?
+            .iter()
+            .find(|s| s.labels == *labels)
+    }
+
+    fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
+        match self.unique.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.conflicts.entry(hash).or_default().push(s);
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s);
+            }
+        }
+    }
+
+    fn remove(&mut self, hash: u64, r: u64) {
+        if self.unique.get(&hash).is_some_and(|s| s.series_ref == r) {
+            self.unique.remove(&hash);
+            // Promote a conflicting series, if any.
+            if let Some(list) = self.conflicts.get_mut(&hash)
+                && let Some(s) = list.pop()
+            {
+                if list.is_empty() {
+                    self.conflicts.remove(&hash);
+                }
+                self.unique.insert(hash, s);
+            }
+        } else if let Some(list) = self.conflicts.get_mut(&hash) {
+            list.retain(|s| s.series_ref != r);
+            if list.is_empty() {
+                self.conflicts.remove(&hash);
+            }
+        }
+    }
+}
+
+/// The series map, striped by reference and by label hash.
+pub(crate) struct StripeSeries {
+    refs: Box<[RwLock<RefMap<Arc<MemSeries>>>]>,
+    hashes: Box<[RwLock<HashStripe>]>,
+    mask: usize,
+    len: AtomicUsize,
+}
+
+/// Whether a lookup should count the series as held by an appender.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pin {
+    /// Increment `pending` under the stripe lock (so GC cannot race).
+    Yes,
+    /// Plain lookup.
+    No,
+}
+
+fn pin(s: &Arc<MemSeries>, p: Pin) -> Arc<MemSeries> {
+    if p == Pin::Yes {
+        s.pending.fetch_add(1, Ordering::AcqRel);
+    }
+    Arc::clone(s)
+}
+
+impl StripeSeries {
+    pub(crate) fn new(stripes: usize) -> StripeSeries {
+        StripeSeries {
+            refs: (0..stripes).map(|_| RwLock::default()).collect(),
+            hashes: (0..stripes).map(|_| RwLock::default()).collect(),
+            mask: stripes - 1,
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    fn ref_stripe(&self, r: u64) -> &RwLock<RefMap<Arc<MemSeries>>> {
+        &self.refs[(r as usize) & self.mask]
+    }
+
+    fn hash_stripe(&self, h: u64) -> &RwLock<HashStripe> {
+        &self.hashes[(h as usize) & self.mask]
+    }
+
+    pub(crate) fn get_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        read(self.ref_stripe(r)).get(&r).cloned()
+    }
+
+    pub(crate) fn get_by_ref_pinned(&self, r: u64) -> Option<Arc<MemSeries>> {
+        read(self.ref_stripe(r)).get(&r).map(|s| pin(s, Pin::Yes))
+    }
+
+    pub(crate) fn get_by_hash(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        read(self.hash_stripe(hash)).get(hash, labels).cloned()
+    }
+
+    /// The series with `labels`, created with reference `new_ref()` if
+    /// absent. Returns it and whether it was created.
+    pub(crate) fn get_or_create(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        p: Pin,
+        new_ref: impl FnOnce() -> u64,
+    ) -> (Arc<MemSeries>, bool) {
+        if let Some(s) = read(self.hash_stripe(hash)).get(hash, labels) {
+            return (pin(s, p), false);
+        }
+        let mut hs = write(self.hash_stripe(hash));
+        if let Some(s) = hs.get(hash, labels) {
+            return (pin(s, p), false);
+        }
+        let s = Arc::new(MemSeries {
+            series_ref: new_ref(),
+            labels: labels.clone(),
+            logged: AtomicBool::new(false),
+            pending: AtomicU32::new(u32::from(p == Pin::Yes)),
+            state: Mutex::new(SeriesState::default()),
+        });
+        hs.insert(hash, Arc::clone(&s));
+        // Lock order: hash stripe, then reference stripe (as in `remove`).
+        write(self.ref_stripe(s.series_ref)).insert(s.series_ref, Arc::clone(&s));
+        self.len.fetch_add(1, Ordering::Relaxed);
+        (s, true)
+    }
+
+    /// Visits every series (stripe by stripe; the callback must not lock
+    /// stripes).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
+        for stripe in self.refs.iter() {
+            let list: Vec<Arc<MemSeries>> = read(stripe).values().cloned().collect();
+            for s in &list {
+                f(s);
+            }
+        }
+    }
+
+    /// Removes every series for which `dead` returns true while holding the
+    /// stripe locks (so no appender can pin it meanwhile). Returns the
+    /// removed series.
+    pub(crate) fn remove_if(
+        &self,
+        mut dead: impl FnMut(&MemSeries) -> bool,
+    ) -> Vec<Arc<MemSeries>> {
+        let mut removed = Vec::new();
+        for hs in self.hashes.iter() {
+            let mut hs = write(hs);
+            let candidates: Vec<(u64, Arc<MemSeries>)> = hs
+                .unique
+                .iter()
+                .map(|(h, s)| (*h, Arc::clone(s)))
+                .chain(
+                    hs.conflicts
+                        .iter()
+                        .flat_map(|(h, l)| l.iter().map(move |s| (*h, Arc::clone(s)))),
+                )
+                .collect();
+            for (h, s) in candidates {
+                let mut rs = write(self.ref_stripe(s.series_ref));
+                if s.pending.load(Ordering::Acquire) != 0 || !dead(&s) {
+                    continue;
+                }
+                rs.remove(&s.series_ref);
+                drop(rs);
+                hs.remove(h, s.series_ref);
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                removed.push(s);
+            }
+        }
+        removed
+    }
+}
+
+impl MemSeries {
+    /// Locks the series state.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, SeriesState> {
+        lock(&self.state)
+    }
+}
