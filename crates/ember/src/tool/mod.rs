@@ -1,5 +1,6 @@
 //! `ember tool`: the promtool equivalent.
 
+mod check_config;
 mod check_metrics;
 
 use std::process::ExitCode;
@@ -35,11 +36,14 @@ enum CheckCommand {
     ///
     /// $ curl -s http://localhost:9090/metrics | ember tool check metrics
     Metrics(check_metrics::Args),
+    /// Check if the config files are valid or not.
+    Config(check_config::Args),
 }
 
 /// Runs `ember tool`, returning promtool's exit codes (0 ok, 1 error, 3 lint problems).
 pub(crate) fn run(args: ToolArgs) -> ExitCode {
     match args.command {
         ToolCommand::Check(CheckCommand::Metrics(a)) => check_metrics::run(a),
+        ToolCommand::Check(CheckCommand::Config(a)) => check_config::run(a),
     }
 }
