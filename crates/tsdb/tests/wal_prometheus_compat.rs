@@ -6,16 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use model::Labels;
 use tsdb::record::{self, HeadSeriesRef, RecordType};
 use tsdb::wal::{self, PAGE_SIZE};
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
+mod common;
+use common::{Guard, PROMETHEUS, free_port, http_get};
 const METRIC: &str = "ember_wal_compat_gauge";
 const SERIES: usize = 20;
 const MIN_SAMPLES: usize = 4;
@@ -69,79 +70,6 @@ fn serve() -> u16 {
         }
     });
     port
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// GET `path` from 127.0.0.1:`port`; the body, if the request worked.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
-}
-
-/// Kills Prometheus on every path out of the test.
-struct Guard {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Guard {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM and wait for a clean exit.
-    fn terminate(&mut self) {
-        let Some(child) = self.child.as_mut() else {
-            return;
-        };
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match child.try_wait().expect("wait for prometheus") {
-                Some(status) => {
-                    assert!(
-                        status.success(),
-                        "prometheus exited with {status}:\n{}",
-                        self.log()
-                    );
-                    self.child = None;
-                    return;
-                }
-                None if Instant::now() > deadline => {
-                    panic!("prometheus did not stop:\n{}", self.log())
-                }
-                None => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// Counts fragments carrying the snappy flag, walking the page layout

@@ -1,0 +1,112 @@
+//! Helpers shared by the tests that run Debian's Prometheus on loopback:
+//! a process guard (SIGTERM for a clean stop, SIGKILL on every other path),
+//! free ports and a minimal HTTP/1.1 client.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// Debian's Prometheus 2.42.
+pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+
+/// Fails with a clear message when Debian's Prometheus is missing.
+pub fn require_prometheus(what: &str) {
+    assert!(
+        Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} is missing: install Debian's `prometheus` package (2.42) to run {what}"
+    );
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// GET `path` from 127.0.0.1:`port`; the body, if the request worked.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// Kills Prometheus on every path out of the test.
+pub struct Guard {
+    /// The process, until it exits.
+    pub child: Option<Child>,
+    /// Its stderr log file.
+    pub log: PathBuf,
+}
+
+impl Guard {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) {
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match child.try_wait().expect("wait for prometheus") {
+                Some(status) => {
+                    assert!(
+                        status.success(),
+                        "prometheus exited with {status}:\n{}",
+                        self.log()
+                    );
+                    self.child = None;
+                    return;
+                }
+                None if Instant::now() > deadline => {
+                    panic!("prometheus did not stop:\n{}", self.log())
+                }
+                None => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// POST `body` to 127.0.0.1:`port` with extra header lines; the status code.
+pub fn http_post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split(' ').nth(1)?.parse().ok()
+}
