@@ -185,7 +185,7 @@ struct Group {
     f: f64,
     mean: f64,
     kahan_c: f64,
-    h: Option<FloatHistogram>,
+    h: Option<hist::HistAcc>,
     count: f64,
     values: Vec<f64>,
     has_float: bool,
@@ -211,14 +211,15 @@ fn note_hint(g: &mut Group, h: &FloatHistogram) {
 
 fn add_hist(g: &mut Group, h: &FloatHistogram, annos: &mut Annotations, metric: &Labels) {
     g.has_hist = true;
-    note_hint(g, h);
-    let Some(acc) = g.h.as_mut() else {
-        g.h = Some(h.clone());
+    if g.h.is_none() {
+        // The group started with a float: the result is void anyway.
         return;
-    };
-    match hist::add(acc, h, false) {
-        Ok(r) => {
-            if r.reconciled {
+    }
+    note_hint(g, h);
+    let Some(acc) = g.h.as_mut() else { return };
+    match acc.add(h) {
+        Ok(reconciled) => {
+            if reconciled {
                 annos.info("mismatched custom buckets were reconciled during aggregation");
             }
         }
@@ -262,7 +263,7 @@ fn aggregate_step(
                 AggregateOp::Sum | AggregateOp::Avg => match h {
                     None => g.has_float = true,
                     Some(h) => {
-                        g.h = Some(h.clone());
+                        g.h = Some(hist::HistAcc::new(h, op == AggregateOp::Avg));
                         g.has_hist = true;
                         note_hint(g, h);
                     }
@@ -384,10 +385,8 @@ fn aggregate_step(
                     continue;
                 }
                 if g.has_hist {
-                    let mut h = g.h.take().unwrap_or_default();
-                    if op == AggregateOp::Avg {
-                        hist::div(&mut h, g.count);
-                    }
+                    let Some(acc) = g.h.take() else { continue };
+                    let mut h = acc.finish();
                     hist::compact(&mut h);
                     hv = Some(h);
                 } else if op == AggregateOp::Avg {
@@ -517,14 +516,17 @@ fn less_reverse(a: &Sample, b: &Sample) -> bool {
     a.f.is_nan() || a.f > b.f
 }
 
-/// A stable hash of a label set in `[0, 1)` for `limit_ratio`.
+/// Prometheus's `labels.Hash()` (XXH64 of `name 0xff value 0xff ...`)
+/// scaled to `[0, 1]`, for `limit_ratio`.
 fn ratio_offset(l: &Labels) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in l.as_bytes() {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut b = Vec::with_capacity(256);
+    for (n, v) in l.iter() {
+        b.extend_from_slice(n.as_bytes());
+        b.push(0xff);
+        b.extend_from_slice(v.as_bytes());
+        b.push(0xff);
     }
-    h as f64 / u64::MAX as f64
+    crate::xxhash::xxh64(&b) as f64 / u64::MAX as f64
 }
 
 fn ratio_keep(r: f64, l: &Labels) -> bool {
@@ -642,7 +644,7 @@ fn count_values(
             let mut b = s.metric.to_builder();
             let val = match &s.h {
                 None => format_float_f(s.f),
-                Some(h) => format!("{h:?}"),
+                Some(h) => hist::to_string(h),
             };
             b.set(&label, &val);
             let m = b.labels();

@@ -238,7 +238,7 @@ impl Engine {
             )));
         }
         let lookback = params.lookback_delta.unwrap_or(self.opts.lookback_delta);
-        let ctx = Ctx::new(
+        let mut ctx = Ctx::new(
             &self.opts,
             queryable,
             start,
@@ -248,6 +248,7 @@ impl Engine {
             began + self.opts.timeout,
             params.cancel.clone(),
         );
+        ctx.stats_selectors = crate::selector::stats_selectors(expr);
         let prepared = Instant::now();
         let mut ev = Evaluator::new(&ctx, start, end, if is_range { step } else { 1 });
         let val = ev.eval(expr);

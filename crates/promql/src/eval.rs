@@ -42,6 +42,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) peak_samples: Cell<usize>,
     pub(crate) total_samples: Cell<u64>,
     checks: Cell<u32>,
+    /// Selectors (by address) read like Prometheus's histogram stats
+    /// iterator; see [`crate::selector::stats_selectors`].
+    pub(crate) stats_selectors: std::collections::HashSet<usize>,
 }
 
 impl<'a> Ctx<'a> {
@@ -69,6 +72,7 @@ impl<'a> Ctx<'a> {
             peak_samples: Cell::new(0),
             total_samples: Cell::new(0),
             checks: Cell::new(0),
+            stats_selectors: Default::default(),
         }
     }
 

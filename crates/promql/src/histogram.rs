@@ -9,6 +9,12 @@
 use model::FloatHistogram;
 use model::histogram::{CounterResetHint, Span};
 
+mod arith;
+mod trim;
+
+pub(crate) use arith::{HistAcc, Incompatible, add};
+pub(crate) use trim::trim_buckets;
+
 /// The schema of native histograms with custom bucket bounds.
 pub(crate) const CUSTOM_SCHEMA: i32 = -53;
 
@@ -255,61 +261,6 @@ pub(crate) fn all_buckets(h: &FloatHistogram) -> Vec<Bucket> {
     out
 }
 
-/// Result flags of [`add`].
-pub(crate) struct AddResult {
-    pub(crate) collision: bool,
-    pub(crate) reconciled: bool,
-}
-
-/// The error of adding exponential and custom-bucket histograms.
-#[derive(Debug)]
-pub(crate) struct Incompatible;
-
-fn adjust_counter_reset(h: &mut FloatHistogram, o: &FloatHistogram) -> bool {
-    use CounterResetHint::*;
-    let (a, b) = (h.counter_reset_hint, o.counter_reset_hint);
-    if a == b || a == Gauge {
-        return false;
-    }
-    if b == Gauge {
-        h.counter_reset_hint = Gauge;
-        return false;
-    }
-    if a == Unknown {
-        return false;
-    }
-    h.counter_reset_hint = Unknown;
-    b != Unknown
-}
-
-fn merge_buckets(a: &[(i32, f64)], b: &[(i32, f64)], sub: bool) -> Vec<(i32, f64)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let take_a = j >= b.len() || (i < a.len() && a[i].0 < b[j].0);
-        let take_b = i >= a.len() || (j < b.len() && b[j].0 < a[i].0);
-        if take_a {
-            out.push(a[i]);
-            i += 1;
-        } else if take_b {
-            out.push((b[j].0, if sub { -b[j].1 } else { b[j].1 }));
-            j += 1;
-        } else {
-            out.push((
-                a[i].0,
-                if sub {
-                    a[i].1 - b[j].1
-                } else {
-                    a[i].1 + b[j].1
-                },
-            ));
-            i += 1;
-            j += 1;
-        }
-    }
-    out
-}
-
 /// Moves buckets of `h` within the zero threshold `thr` into the zero
 /// bucket; grows `thr` to a bucket bound if it falls inside a populated
 /// bucket. Returns the (possibly grown) threshold.
@@ -370,80 +321,6 @@ fn rebucket_custom(b: &[(i32, f64)], orig: &[f64], bounds: &[f64]) -> Vec<(i32, 
         }
     }
     out
-}
-
-/// `h += o` (or `h -= o`), reconciling schemas, zero buckets and custom
-/// bounds.
-pub(crate) fn add(
-    h: &mut FloatHistogram,
-    o: &FloatHistogram,
-    sub: bool,
-) -> Result<AddResult, Incompatible> {
-    if is_custom(h) != is_custom(o) {
-        return Err(Incompatible);
-    }
-    let collision = adjust_counter_reset(h, o);
-    let sign = if sub { -1.0 } else { 1.0 };
-    h.count += sign * o.count;
-    h.sum += sign * o.sum;
-    let mut reconciled = false;
-    if is_custom(h) {
-        let ha = expand(&h.positive_spans, &h.positive_buckets);
-        let ob = expand(&o.positive_spans, &o.positive_buckets);
-        let merged = if h.custom_values == o.custom_values {
-            merge_buckets(&ha, &ob, sub)
-        } else {
-            reconciled = true;
-            let bounds = intersect_bounds(&h.custom_values, &o.custom_values);
-            let ha = rebucket_custom(&ha, &h.custom_values, &bounds);
-            let ob = rebucket_custom(&ob, &o.custom_values, &bounds);
-            h.custom_values = bounds;
-            merge_buckets(&ha, &ob, sub)
-        };
-        let (s, c) = collapse(&merged);
-        h.positive_spans = s;
-        h.positive_buckets = c;
-        return Ok(AddResult {
-            collision,
-            reconciled,
-        });
-    }
-    let mut o = o.clone();
-    let schema = h.schema.min(o.schema);
-    reduce_resolution(h, schema);
-    reduce_resolution(&mut o, schema);
-    let thr = h.zero_threshold.max(o.zero_threshold);
-    let thr = widen_zero(h, thr);
-    let thr2 = widen_zero(&mut o, thr);
-    if thr2 > thr {
-        widen_zero(h, thr2);
-    }
-    h.zero_count += sign * o.zero_count;
-    for neg in [false, true] {
-        let (hs, hc, os, oc) = if neg {
-            (
-                &mut h.negative_spans,
-                &mut h.negative_buckets,
-                &o.negative_spans,
-                &o.negative_buckets,
-            )
-        } else {
-            (
-                &mut h.positive_spans,
-                &mut h.positive_buckets,
-                &o.positive_spans,
-                &o.positive_buckets,
-            )
-        };
-        let m = merge_buckets(&expand(hs, hc), &expand(os, oc), sub);
-        let (s, c) = collapse(&m);
-        *hs = s;
-        *hc = c;
-    }
-    Ok(AddResult {
-        collision,
-        reconciled,
-    })
 }
 
 fn spans_equal(a: &[Span], ac: &[f64], b: &[Span], bc: &[f64]) -> bool {
@@ -557,101 +434,45 @@ fn buckets_decreased(cur: &[(i32, f64)], prev: &[(i32, f64)]) -> bool {
     false
 }
 
-/// Removes observations above (`upper`) or below the threshold `t`,
-/// interpolating within the bucket that contains it.
-pub(crate) fn trim_buckets(h: &mut FloatHistogram, t: f64, upper: bool) {
-    let custom = is_custom(h);
-    let mut removed = 0.0;
-    let mut removed_sum_est = 0.0;
-    for neg in [false, true] {
-        let (spans, counts) = if neg {
-            (&mut h.negative_spans, &mut h.negative_buckets)
-        } else {
-            (&mut h.positive_spans, &mut h.positive_buckets)
-        };
-        let mut keep = Vec::new();
-        for (i, c) in expand(spans, counts) {
-            let (lo, up) = if custom {
-                let iu = i as usize;
-                (
-                    if iu == 0 {
-                        f64::NEG_INFINITY
-                    } else {
-                        h.custom_values
-                            .get(iu - 1)
-                            .copied()
-                            .unwrap_or(f64::INFINITY)
-                    },
-                    h.custom_values.get(iu).copied().unwrap_or(f64::INFINITY),
-                )
-            } else if neg {
-                (-bound(i, h.schema), -bound(i - 1, h.schema))
-            } else {
-                (bound(i - 1, h.schema), bound(i, h.schema))
-            };
-            let frac_kept = if upper {
-                if up <= t {
-                    1.0
-                } else if lo >= t {
-                    0.0
-                } else {
-                    interp_fraction(lo, up, t, custom)
-                }
-            } else if lo >= t {
-                1.0
-            } else if up <= t {
-                0.0
-            } else {
-                1.0 - interp_fraction(lo, up, t, custom)
-            };
-            let kept = c * frac_kept;
-            removed += c - kept;
-            let mid = if lo.is_finite() && up.is_finite() {
-                (lo + up) / 2.0
-            } else if up.is_finite() {
-                up
-            } else {
-                lo
-            };
-            removed_sum_est += (c - kept) * mid;
-            keep.push((i, kept));
-        }
-        let (s, c) = collapse(&keep);
-        *spans = s;
-        *counts = c;
-    }
-    if !custom {
-        let zt = h.zero_threshold;
-        let keep_zero = if upper { t >= zt } else { t <= -zt };
-        if !keep_zero && h.zero_count != 0.0 {
-            let frac = if upper {
-                if t <= -zt {
-                    0.0
-                } else {
-                    (t + zt) / (2.0 * zt).max(f64::MIN_POSITIVE)
-                }
-            } else if t >= zt {
-                0.0
-            } else {
-                (zt - t) / (2.0 * zt).max(f64::MIN_POSITIVE)
-            };
-            let kept = h.zero_count * frac.clamp(0.0, 1.0);
-            removed += h.zero_count - kept;
-            h.zero_count = kept;
+/// Prometheus's `FloatHistogram.String()`: count, sum and the populated
+/// buckets with their bounds, e.g. `{count:3, sum:2, (0.5,1]:1, (1,2]:2}`.
+pub(crate) fn to_string(h: &FloatHistogram) -> String {
+    use crate::annotations::fmt_g;
+    let mut s = format!("{{count:{}, sum:{}", fmt_g(h.count), fmt_g(h.sum));
+    let bucket = |s: &mut String, lo: f64, up: f64, li: bool, ui: bool, c: f64| {
+        s.push_str(&format!(
+            ", {}{},{}{}:{}",
+            if li { '[' } else { '(' },
+            fmt_g(lo),
+            fmt_g(up),
+            if ui { ']' } else { ')' },
+            fmt_g(c)
+        ));
+    };
+    for (i, c) in expand(&h.negative_spans, &h.negative_buckets)
+        .into_iter()
+        .rev()
+    {
+        if c != 0.0 {
+            let (lo, up) = (-bound(i, h.schema), -bound(i - 1, h.schema));
+            bucket(&mut s, lo, up, lo < 0.0, up > 0.0, c);
         }
     }
-    h.count -= removed;
-    h.sum -= removed_sum_est;
-    compact(h);
-}
-
-fn interp_fraction(lo: f64, up: f64, t: f64, linear: bool) -> f64 {
-    if !lo.is_finite() || !up.is_finite() {
-        return 0.5;
+    if h.zero_count != 0.0 {
+        let t = h.zero_threshold;
+        bucket(&mut s, -t, t, true, true, h.zero_count);
     }
-    if linear || lo <= 0.0 {
-        ((t - lo) / (up - lo)).clamp(0.0, 1.0)
-    } else {
-        ((t.ln() - lo.ln()) / (up.ln() - lo.ln())).clamp(0.0, 1.0)
+    for b in positive_buckets(h) {
+        if b.count != 0.0 {
+            let li = if is_custom(h) {
+                b.index == 0
+            } else {
+                b.lower < 0.0
+            };
+            let ui = is_custom(h) || b.upper > 0.0;
+            bucket(&mut s, b.lower, b.upper, li, ui, b.count);
+        }
     }
+    s.push('}');
+    s
 }

@@ -16,7 +16,10 @@
 //! Layout: [`engine`] (options, entry points, results), `eval` (the
 //! evaluator, subqueries, per-step assembly), `selector` (reading series,
 //! lookback and windows), `binary`, `aggregate`, `functions/` (one file per
-//! family), `histogram` (native histogram arithmetic), `quantile`, `info`.
+//! family; `extended_hist` for `anchored`/`smoothed` histograms), `histogram`
+//! (native histogram arithmetic; `histogram/arith` is Prometheus's
+//! `Add`/`Sub`/`KahanAdd`, `histogram/trim` the `</` and `>/` operators),
+//! `quantile`, `info`, `xxhash` (`labels.Hash()` for `limit_ratio`).
 
 mod aggregate;
 mod annotations;
@@ -30,6 +33,7 @@ mod info;
 mod quantile;
 mod selector;
 mod value;
+mod xxhash;
 
 pub use annotations::Annotations;
 pub use engine::{
@@ -37,6 +41,14 @@ pub use engine::{
     has_at_modifier,
 };
 pub use error::{Error, Result};
+/// `a += b` (or `a -= b` when `sub`) on float histograms with Prometheus's
+/// `FloatHistogram.Add`/`Sub` semantics (zero-bucket, schema and custom
+/// bound reconciliation). False when one has custom buckets and the other
+/// not (then `a` is unchanged).
+pub fn add_histograms(a: &mut model::FloatHistogram, b: &model::FloatHistogram, sub: bool) -> bool {
+    histogram::add(a, b, sub).is_ok()
+}
+
 pub use value::{
     FPoint, HPoint, Matrix, Sample, Series, Value, Vector, format_float, format_float_f,
 };

@@ -191,18 +191,24 @@ pub(crate) fn histogram_quantile(
     while idx < buckets.len() {
         let b = buckets[idx];
         idx += 1;
+        bucket = Some(b);
         if b.count == 0.0 {
             continue;
         }
-        bucket = Some(b);
         count += b.count;
         if count >= rank {
             break;
         }
     }
-    let Some(mut bucket) = bucket else {
-        return f64::NAN;
-    };
+    // Like Go's zero-valued bucket when there is none.
+    let mut bucket = bucket.unwrap_or(Bucket {
+        lower: 0.0,
+        upper: 0.0,
+        count: 0.0,
+        lower_inclusive: false,
+        upper_inclusive: false,
+        index: 0,
+    });
     if !is_custom(h) && bucket.lower < 0.0 && bucket.upper > 0.0 {
         if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
             bucket.lower = 0.0;

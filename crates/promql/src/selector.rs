@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use model::{FloatHistogram, Labels, is_stale_nan};
-use promql_syntax::ast::VectorSelector;
+use std::collections::HashSet;
+
+use model::histogram::CounterResetHint;
+use promql_syntax::ast::{BinaryOp, Expr, VectorSelector};
 use storage::{SelectHints, ValueType};
 
 use crate::error::Result;
@@ -32,6 +35,9 @@ impl SVal {
 pub(crate) struct Loaded {
     pub(crate) labels: Labels,
     pub(crate) samples: Vec<(i64, SVal)>,
+    /// Start timestamps aligned with `samples` (0 = unknown); empty when
+    /// none is known (always for subquery results).
+    pub(crate) sts: Vec<i64>,
     pub(crate) drop_name: bool,
 }
 
@@ -48,6 +54,7 @@ impl Loaded {
         Loaded {
             labels: s.metric,
             samples,
+            sts: Vec::new(),
             drop_name: s.drop_name,
         }
     }
@@ -71,11 +78,17 @@ pub(crate) fn load(
     let mut out = Vec::new();
     let mut fh = FloatHistogram::default();
     let mut total = 0u64;
+    let stats = ev
+        .ctx
+        .stats_selectors
+        .contains(&(vs as *const VectorSelector as usize));
     while let Some(series) = set.next() {
         ev.ctx.check()?;
         let series = series?;
         let mut it = series.iterator();
         let mut samples = Vec::new();
+        let mut sts = Vec::new();
+        let mut last: Option<FloatHistogram> = None;
         let mut vt = it.seek(mint);
         loop {
             match vt {
@@ -86,6 +99,7 @@ pub(crate) fn load(
                         break;
                     }
                     samples.push((t, SVal::F(f)));
+                    sts.push(it.at_st());
                     total += 1;
                 }
                 ValueType::Histogram | ValueType::FloatHistogram => {
@@ -94,7 +108,11 @@ pub(crate) fn load(
                         break;
                     }
                     total += hist_size(&fh) as u64;
+                    if stats && !is_stale_nan(fh.sum) {
+                        stats_hint(&mut fh, &mut last);
+                    }
                     samples.push((t, SVal::H(Arc::new(fh.clone()))));
+                    sts.push(it.at_st());
                 }
             }
             vt = it.next();
@@ -102,14 +120,74 @@ pub(crate) fn load(
         if let Some(e) = it.err() {
             return Err(e.into());
         }
+        if sts.iter().all(|st| *st == 0) {
+            sts.clear();
+        }
         out.push(Loaded {
             labels: series.labels().clone(),
             samples,
+            sts,
             drop_name: false,
         });
     }
     ev.ctx.total_samples.set(ev.ctx.total_samples.get() + total);
     Ok(out)
+}
+
+/// Prometheus's `HistogramStatsIterator` detects counter resets while
+/// reading: an unknown hint becomes reset or not-reset by comparison with
+/// the histogram read before.
+fn stats_hint(fh: &mut FloatHistogram, last: &mut Option<FloatHistogram>) {
+    if fh.counter_reset_hint == CounterResetHint::Unknown
+        && let Some(prev) = last.as_ref()
+    {
+        fh.counter_reset_hint = if crate::histogram::detect_reset(fh, prev) {
+            CounterResetHint::CounterReset
+        } else {
+            CounterResetHint::NotCounterReset
+        };
+    }
+    *last = Some(fh.clone());
+}
+
+/// The selectors (by address) whose histograms Prometheus reads through its
+/// stats iterator (`detectHistogramStatsDecoding`): those below
+/// `histogram_count`, `histogram_sum` or `histogram_avg` with no subquery,
+/// `histogram_quantile(s)`, `histogram_fraction` or trim operator above.
+pub(crate) fn stats_selectors(e: &Expr) -> HashSet<usize> {
+    fn walk(e: &Expr, stats: bool, stop: bool, out: &mut HashSet<usize>) {
+        let (mut stats, mut stop) = (stats, stop);
+        match e {
+            Expr::VectorSelector(vs) => {
+                if stats && !stop {
+                    out.insert(vs as *const VectorSelector as usize);
+                }
+                return;
+            }
+            Expr::MatrixSelector(ms) => {
+                if stats && !stop {
+                    out.insert(&ms.vector_selector as *const VectorSelector as usize);
+                }
+                return;
+            }
+            Expr::Subquery(_) => stop = true,
+            Expr::Call(c) => match c.func.name {
+                "histogram_count" | "histogram_sum" | "histogram_avg" => stats = true,
+                "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => stop = true,
+                _ => {}
+            },
+            Expr::Binary(b) if matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower) => {
+                stop = true
+            }
+            _ => {}
+        }
+        for c in e.children() {
+            walk(c, stats, stop, out);
+        }
+    }
+    let mut out = HashSet::new();
+    walk(e, false, false, &mut out);
+    out
 }
 
 /// The latest sample in `(ref_t - lookback, ref_t]`, unless it is a stale
@@ -144,6 +222,35 @@ pub(crate) fn window(
                 t: *t,
                 h: h.clone(),
             }),
+            _ => {}
+        }
+    }
+}
+
+/// Start timestamps of the non-stale samples in `(mint, maxt]`, floats and
+/// histograms apart, aligned with what [`window`] returns; left empty when
+/// `sts` is.
+pub(crate) fn window_sts(
+    samples: &[(i64, SVal)],
+    sts: &[i64],
+    mint: i64,
+    maxt: i64,
+    floats: &mut Vec<i64>,
+    hists: &mut Vec<i64>,
+) {
+    floats.clear();
+    hists.clear();
+    if sts.is_empty() {
+        return;
+    }
+    let lo = samples.partition_point(|(t, _)| *t <= mint);
+    for ((t, v), st) in samples[lo..].iter().zip(&sts[lo..]) {
+        if *t > maxt {
+            break;
+        }
+        match v {
+            SVal::F(f) if !is_stale_nan(*f) => floats.push(*st),
+            SVal::H(h) if !is_stale_nan(h.sum) => hists.push(*st),
             _ => {}
         }
     }

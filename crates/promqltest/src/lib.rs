@@ -10,8 +10,12 @@
 //! including its two re-runs of every instant eval (the `@` variants
 //! through the printer, and the range-mode check).
 //!
+//! Counter reset hints of loaded histograms are those Prometheus's TSDB
+//! head would return on reading them back ([`hints`]).
+//!
 //! Knows nothing of the TSDB or HTTP. Test tooling only.
 
+mod hints;
 pub mod run;
 pub mod script;
 mod values;

@@ -20,6 +20,8 @@ use crate::values::compact;
 #[derive(Default)]
 struct Store {
     series: BTreeMap<Labels, BTreeMap<i64, StoredValue>>,
+    /// Start timestamps by series and sample time.
+    start_timestamps: BTreeMap<Labels, BTreeMap<i64, i64>>,
     snapshot: Vec<VecSeries>,
 }
 
@@ -29,7 +31,19 @@ impl Store {
             .series
             .iter()
             .map(|(l, s)| {
-                VecSeries::new(l.clone(), s.iter().map(|(t, v)| (*t, v.clone())).collect())
+                let mut samples: Vec<(i64, StoredValue)> =
+                    s.iter().map(|(t, v)| (*t, v.clone())).collect();
+                crate::hints::set_tsdb_hints(&mut samples);
+                match self.start_timestamps.get(l) {
+                    Some(sts) => VecSeries::with_start_timestamps(
+                        l.clone(),
+                        samples
+                            .into_iter()
+                            .map(|(t, v)| (t, sts.get(&t).copied().unwrap_or(0), v))
+                            .collect(),
+                    ),
+                    None => VecSeries::new(l.clone(), samples),
+                }
             })
             .collect();
     }
@@ -287,6 +301,19 @@ impl Runner {
                     SeqValue::Histogram(h, _) => StoredValue::FloatHistogram(Arc::new(h.clone())),
                 };
                 s.entry(t).or_insert(sv);
+            }
+        }
+        for (labels, offsets) in &l.start_timestamps {
+            let sts = self
+                .store
+                .start_timestamps
+                .entry(labels.clone())
+                .or_default();
+            for (i, off) in offsets.iter().enumerate() {
+                if let Some(off) = off {
+                    let t = i as i64 * l.interval;
+                    sts.entry(t).or_insert(t + off);
+                }
             }
         }
         if l.nhcb {

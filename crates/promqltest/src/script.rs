@@ -3,7 +3,7 @@
 use model::{FloatHistogram, Labels};
 use promql_syntax::duration::parse_duration;
 
-use crate::values::{parse_number, parse_series, unquote};
+use crate::values::{parse_metric, parse_number, parse_series, parse_st_values, unquote};
 
 /// One value of a series line.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +23,9 @@ pub struct Load {
     pub nhcb: bool,
     /// Series and their values (`None`: no sample).
     pub series: Vec<(Labels, Vec<Option<SeqValue>>)>,
+    /// Start timestamps from `@st` lines, as offsets from the sample times
+    /// of the series they precede (`None`: unknown).
+    pub start_timestamps: Vec<(Labels, Vec<Option<i64>>)>,
 }
 
 /// What kind of evaluation.
@@ -157,6 +160,26 @@ fn dur_ms(s: &str) -> Result<i64, String> {
     parse_duration(s).map(|d| d.millis())
 }
 
+/// Where `@st` ends the metric of a start timestamp line, if it is one.
+fn st_marker(line: &str) -> Option<usize> {
+    let mut depth_quote = false;
+    let mut brace = 0;
+    let b = line.as_bytes();
+    for (k, &c) in b.iter().enumerate() {
+        match c {
+            b'"' if k == 0 || b[k - 1] != b'\\' => depth_quote = !depth_quote,
+            b'{' if !depth_quote => brace += 1,
+            b'}' if !depth_quote => brace -= 1,
+            b'@' if !depth_quote && brace == 0 => {
+                return line[k..].starts_with("@st").then_some(k);
+            }
+            c if c.is_ascii_whitespace() && !depth_quote && brace == 0 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 fn err(line: usize, msg: impl std::fmt::Display) -> String {
     format!("line {}: {msg}", line + 1)
 }
@@ -213,11 +236,15 @@ pub fn parse_script(input: &str) -> Result<Script, String> {
             let nhcb = caps.get(1).is_some();
             let interval = dur_ms(caps.get(2).map_or("", |m| m.as_str())).map_err(|e| err(i, e))?;
             let mut series: Vec<(Labels, Vec<Option<SeqValue>>)> = Vec::new();
+            let mut start_timestamps: Vec<(Labels, Vec<Option<i64>>)> = Vec::new();
             i += 1;
             while i < lines.len() && !lines[i].is_empty() {
                 let line = &lines[i];
-                let tok = line.split_whitespace().next().unwrap_or("");
-                if tok.ends_with("@st") {
+                if let Some(at) = st_marker(line) {
+                    let (m, _) = parse_metric(&line[..at]).map_err(|e| err(i, e))?;
+                    let v = parse_st_values(&line[at + 3..]).map_err(|e| err(i, e))?;
+                    start_timestamps.retain(|(l, _)| *l != m);
+                    start_timestamps.push((m, v));
                     i += 1;
                     continue;
                 }
@@ -233,6 +260,7 @@ pub fn parse_script(input: &str) -> Result<Script, String> {
                 interval,
                 nhcb,
                 series,
+                start_timestamps,
             }));
         } else if first.starts_with("eval") {
             let line_no = i + 1;

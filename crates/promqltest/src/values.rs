@@ -377,34 +377,7 @@ pub(crate) fn compact(h: &FloatHistogram) -> FloatHistogram {
 /// `a + sign*b` bucket by bucket (same schema assumed, as in scripts).
 fn hist_add(a: &FloatHistogram, b: &FloatHistogram, sign: f64) -> FloatHistogram {
     let mut h = a.clone();
-    h.count += sign * b.count;
-    h.sum += sign * b.sum;
-    h.zero_count += sign * b.zero_count;
-    for neg in [false, true] {
-        let (hs, hc, bs, bc) = if neg {
-            (
-                &mut h.negative_spans,
-                &mut h.negative_buckets,
-                &b.negative_spans,
-                &b.negative_buckets,
-            )
-        } else {
-            (
-                &mut h.positive_spans,
-                &mut h.positive_buckets,
-                &b.positive_spans,
-                &b.positive_buckets,
-            )
-        };
-        let mut m: std::collections::BTreeMap<i32, f64> = expand(hs, hc).into_iter().collect();
-        for (i, v) in expand(bs, bc) {
-            *m.entry(i).or_insert(0.0) += sign * v;
-        }
-        let v: Vec<(i32, f64)> = m.into_iter().collect();
-        let (s, c) = collapse(&v);
-        *hs = s;
-        *hc = c;
-    }
+    promql::add_histograms(&mut h, b, sign < 0.0);
     h
 }
 
@@ -499,6 +472,63 @@ pub(crate) fn parse_values(s: &str) -> Result<Vec<Option<SeqValue>>, String> {
             } else {
                 cur += bv;
             }
+        }
+    }
+    Ok(out)
+}
+
+/// A signed duration in ms (`0`, `-30s`, `+1m`, `1ms`).
+fn signed_dur_ms(s: &str) -> Result<i64, String> {
+    if let Some(r) = s.strip_prefix('-') {
+        return signed_dur_ms(r).map(|v| -v);
+    }
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if s == "0" {
+        return Ok(0);
+    }
+    promql_syntax::duration::parse_duration(s)
+        .map(|d| d.millis())
+        .map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// Parses the items of an `@st` line: start timestamp offsets from the
+/// sample times (`_`, `_xN`, `<d>`, `<d>xN`, `<d>+<d>xN`, `<d>-<d>xN`).
+pub(crate) fn parse_st_values(s: &str) -> Result<Vec<Option<i64>>, String> {
+    let mut out = Vec::new();
+    for item in items(s) {
+        if item == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("_x") {
+            out.extend(std::iter::repeat_n(None, parse_count(n)? as usize));
+            continue;
+        }
+        // The first duration may carry a sign; it ends at the next sign or `x`.
+        let body_start = usize::from(item.starts_with(['+', '-']));
+        let end = item[body_start..]
+            .find(['+', '-', 'x'])
+            .map_or(item.len(), |e| e + body_start);
+        let first = signed_dur_ms(&item[..end])?;
+        let rest = &item[end..];
+        if rest.is_empty() {
+            out.push(Some(first));
+            continue;
+        }
+        if let Some(n) = rest.strip_prefix('x') {
+            out.extend(std::iter::repeat_n(
+                Some(first),
+                parse_count(n)? as usize + 1,
+            ));
+            continue;
+        }
+        let x = rest
+            .find('x')
+            .ok_or_else(|| format!("missing count in {item:?}"))?;
+        let step = signed_dur_ms(&rest[..x])?;
+        let n = parse_count(&rest[x + 1..])?;
+        for k in 0..=n as i64 {
+            out.push(Some(first + k * step));
         }
     }
     Ok(out)

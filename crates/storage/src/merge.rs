@@ -254,6 +254,10 @@ impl SampleIterator for MergeIterator<'_> {
         self.cur.map_or(i64::MIN, |c| self.its[c].at_t())
     }
 
+    fn at_st(&self) -> i64 {
+        self.cur.map_or(0, |c| self.its[c].at_st())
+    }
+
     fn err(&self) -> Option<StorageError> {
         self.its.iter().find_map(|it| it.err())
     }

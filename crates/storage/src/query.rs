@@ -96,6 +96,12 @@ pub trait SampleIterator {
     fn at_float_histogram(&self, into: &mut FloatHistogram) -> i64;
     /// The current sample's timestamp.
     fn at_t(&self) -> i64;
+    /// The current sample's start timestamp (ms), 0 when unknown — as
+    /// Prometheus's `AtST`. Storages without start timestamps keep the
+    /// default.
+    fn at_st(&self) -> i64 {
+        0
+    }
     /// The error that ended iteration early, if any.
     fn err(&self) -> Option<StorageError> {
         None

@@ -26,6 +26,9 @@ pub enum Value {
 pub struct VecSeries {
     labels: Labels,
     samples: Arc<[(i64, Value)]>,
+    /// Start timestamps aligned with `samples` (0 = unknown); empty when
+    /// the series has none.
+    start_timestamps: Arc<[i64]>,
 }
 
 impl VecSeries {
@@ -37,7 +40,27 @@ impl VecSeries {
         VecSeries {
             labels,
             samples: samples.into(),
+            start_timestamps: Arc::new([]),
         }
+    }
+
+    /// A series whose samples carry start timestamps (ms, 0 = unknown):
+    /// `(t, start, value)`, sorted and deduplicated as in [`VecSeries::new`].
+    pub fn with_start_timestamps(labels: Labels, mut samples: Vec<(i64, i64, Value)>) -> VecSeries {
+        samples.sort_by_key(|(t, _, _)| *t);
+        samples.dedup_by_key(|(t, _, _)| *t);
+        let start_timestamps: Arc<[i64]> = samples.iter().map(|(_, st, _)| *st).collect();
+        VecSeries {
+            labels,
+            samples: samples.into_iter().map(|(t, _, v)| (t, v)).collect(),
+            start_timestamps,
+        }
+    }
+
+    /// The start timestamps aligned with [`VecSeries::samples`]; empty when
+    /// the series has none.
+    pub fn start_timestamps(&self) -> &[i64] {
+        &self.start_timestamps
     }
 
     /// A float-only series.
@@ -64,6 +87,7 @@ impl Series for VecSeries {
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
         Box::new(VecIterator {
             samples: &self.samples,
+            start_timestamps: &self.start_timestamps,
             pos: None,
         })
     }
@@ -72,6 +96,7 @@ impl Series for VecSeries {
 /// Iterator over a sorted sample slice.
 pub struct VecIterator<'a> {
     samples: &'a [(i64, Value)],
+    start_timestamps: &'a [i64],
     /// `None` before the first `next`/`seek`.
     pos: Option<usize>,
 }
@@ -79,7 +104,11 @@ pub struct VecIterator<'a> {
 impl<'a> VecIterator<'a> {
     /// An iterator over `samples`, which must be sorted by time.
     pub fn new(samples: &'a [(i64, Value)]) -> VecIterator<'a> {
-        VecIterator { samples, pos: None }
+        VecIterator {
+            samples,
+            start_timestamps: &[],
+            pos: None,
+        }
     }
 
     fn kind(&self) -> ValueType {
@@ -150,6 +179,13 @@ impl SampleIterator for VecIterator<'_> {
 
     fn at_t(&self) -> i64 {
         self.current().map_or(i64::MIN, |(t, _)| *t)
+    }
+
+    fn at_st(&self) -> i64 {
+        self.pos
+            .and_then(|p| self.start_timestamps.get(p))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -227,13 +263,19 @@ impl crate::Querier for VecQuerier {
         let out: Vec<BoxedSeries> = self
             .matching(matchers)
             .map(|s| {
+                let in_range = |(t, _): &&(i64, Value)| (self.mint..=self.maxt).contains(t);
+                if s.start_timestamps.is_empty() {
+                    let kept = s.samples.iter().filter(in_range).cloned().collect();
+                    return Box::new(VecSeries::new(s.labels.clone(), kept)) as BoxedSeries;
+                }
                 let kept = s
                     .samples
                     .iter()
-                    .filter(|(t, _)| (self.mint..=self.maxt).contains(t))
-                    .cloned()
+                    .zip(s.start_timestamps.iter())
+                    .filter(|(p, _)| in_range(p))
+                    .map(|((t, v), st)| (*t, *st, v.clone()))
                     .collect();
-                Box::new(VecSeries::new(s.labels.clone(), kept)) as BoxedSeries
+                Box::new(VecSeries::with_start_timestamps(s.labels.clone(), kept)) as BoxedSeries
             })
             .collect();
         Box::new(ListSeriesSet::new(crate::query::apply_limit(out, limit)))

@@ -7,10 +7,14 @@ use promql_syntax::ast::VectorSelector;
 
 use crate::error::Result;
 use crate::eval::Evaluator;
-use crate::selector::{SVal, load};
-use crate::value::{FPoint, Matrix, Series};
+use std::sync::Arc;
+
+use crate::annotations::quote;
+use crate::selector::{load, window};
+use crate::value::{FPoint, HPoint, Matrix, Series, hist_size};
 
 use super::Win;
+use super::extended_hist::smoothed_histogram;
 
 /// Linear interpolation between two points at `t` (counter resets model
 /// the counter as restarting from zero).
@@ -138,7 +142,7 @@ pub(crate) fn extended_rate(w: &Win<'_>, is_counter: bool, is_rate: bool) -> Opt
 }
 
 /// A `smoothed` instant selector: the value at each step interpolated
-/// between the neighbouring samples.
+/// between the neighbouring samples of `(t - lookback, t + lookback]`.
 pub(crate) fn smoothed_selector(ev: &mut Evaluator<'_>, vs: &VectorSelector) -> Result<Matrix> {
     let offset = ev.offset_ms(&vs.offset)?;
     let at = ev.at_ms(vs.at);
@@ -149,22 +153,37 @@ pub(crate) fn smoothed_selector(ev: &mut Evaluator<'_>, vs: &VectorSelector) -> 
     };
     let series = load(ev, vs, lo - lb + 1, hi + lb)?;
     let mut out = Vec::new();
+    let mut annos = std::mem::take(&mut ev.annos);
+    let (mut floats, mut hists) = (Vec::new(), Vec::new());
     for s in series {
+        let name = s.labels.get("__name__").unwrap_or("").to_owned();
         let mut ser = Series {
             metric: s.labels.clone(),
             ..Default::default()
         };
         for ts in ev.steps() {
             let d = at.unwrap_or(ts) - offset;
-            let floats: Vec<FPoint> = s
-                .samples
-                .iter()
-                .filter(|(t, _)| *t > d - lb && *t <= d + lb)
-                .filter_map(|(t, v)| match v {
-                    SVal::F(f) if !is_stale_nan(*f) => Some(FPoint { t: *t, f: *f }),
-                    _ => None,
-                })
-                .collect();
+            window(&s.samples, d - lb, d + lb, &mut floats, &mut hists);
+            if floats.is_empty() && hists.is_empty() {
+                continue;
+            }
+            if !floats.is_empty() && !hists.is_empty() {
+                annos.warn(format!(
+                    "encountered a mix of histograms and floats for metric name {}",
+                    quote(&name)
+                ));
+                continue;
+            }
+            if !hists.is_empty() {
+                if let Some(h) = smoothed_histogram(&hists, d, &name, &mut annos) {
+                    ev.ctx.alloc(hist_size(&h))?;
+                    ser.histograms.push(HPoint {
+                        t: ts,
+                        h: Arc::new(h),
+                    });
+                }
+                continue;
+            }
             let i = floats.partition_point(|p| p.t < d);
             let v = if i < floats.len() && floats[i].t == d {
                 Some(floats[i].f)
@@ -180,9 +199,10 @@ pub(crate) fn smoothed_selector(ev: &mut Evaluator<'_>, vs: &VectorSelector) -> 
                 ser.floats.push(FPoint { t: ts, f });
             }
         }
-        if !ser.floats.is_empty() {
+        if !ser.floats.is_empty() || !ser.histograms.is_empty() {
             out.push(ser);
         }
     }
+    ev.annos = annos;
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! function family lives in its own file.
 
 pub(crate) mod extended;
+mod extended_hist;
 mod histogram;
 mod labels;
 mod math;
@@ -19,7 +20,7 @@ use promql_syntax::ast::{Call, Expr};
 use crate::annotations::Annotations;
 use crate::error::{Error, Result};
 use crate::eval::{Evaluator, drop_metric_name, unparen};
-use crate::selector::{lookup, window, window_all};
+use crate::selector::{lookup, window, window_all, window_sts};
 use crate::value::{FPoint, HPoint, Matrix, Sample, Series, Vector};
 
 /// One window of one series at one step, handed to range-vector functions.
@@ -35,6 +36,10 @@ pub(crate) struct Win<'a> {
     pub(crate) args: &'a [f64],
     pub(crate) anchored: bool,
     pub(crate) smoothed: bool,
+    /// Start timestamps aligned with `floats` and `hists` (0 = unknown);
+    /// empty unless the function uses them and the selector has them.
+    pub(crate) float_sts: &'a [i64],
+    pub(crate) hist_sts: &'a [i64],
 }
 
 impl Win<'_> {
@@ -98,9 +103,9 @@ fn is_range_arg(e: &Expr) -> bool {
 pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call) -> Result<Matrix> {
     let name = call.func.name;
     match name {
-        "timestamp" => {
+        "timestamp" | "start_timestamp" => {
             if let Some(Expr::VectorSelector(vs)) = call.args.first().map(unparen) {
-                return timestamp_of_selector(ev, vs);
+                return timestamp_of_selector(ev, vs, name == "start_timestamp");
             }
         }
         "label_replace" | "label_join" => return labels::eval(ev, call),
@@ -149,10 +154,12 @@ fn vector_fn(name: &str, a: &StepArgs<'_>, annos: &mut Annotations) -> Result<Ve
     Err(Error::eval(format!("function {name} is not supported")))
 }
 
-/// `timestamp(selector)`: the time of the sample each step picks.
+/// `timestamp(selector)`: the time of the sample each step picks;
+/// `start_timestamp(selector)` (`start`): its start time (0 if unknown).
 fn timestamp_of_selector(
     ev: &mut Evaluator<'_>,
     vs: &promql_syntax::ast::VectorSelector,
+    start: bool,
 ) -> Result<Matrix> {
     let offset = ev.offset_ms(&vs.offset)?;
     let at = ev.at_ms(vs.at);
@@ -177,10 +184,16 @@ fn timestamp_of_selector(
         for ts in ev.steps() {
             let r = at.unwrap_or(ts) - offset;
             if let Some((t, _)) = lookup(&s.samples, r, lb) {
+                let t = if start {
+                    let i = s.samples.partition_point(|(st, _)| *st <= r) - 1;
+                    s.sts.get(i).copied().unwrap_or(0)
+                } else {
+                    *t
+                };
                 ev.ctx.alloc(1)?;
                 ser.floats.push(FPoint {
                     t: ts,
-                    f: *t as f64 / 1000.0,
+                    f: t as f64 / 1000.0,
                 });
             }
         }
@@ -237,6 +250,8 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
     let mut out: Matrix = Vec::new();
     let mut floats = Vec::new();
     let mut hists = Vec::new();
+    let (mut float_sts, mut hist_sts) = (Vec::new(), Vec::new());
+    let use_sts = matches!(name, "rate" | "irate" | "increase" | "resets");
     let mut args_now = vec![0.0; scalars.len()];
     let mut annos = std::mem::take(&mut ev.annos);
     for s in &arg.series {
@@ -264,6 +279,16 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
                 window(&s.samples, mint - lb, hi, &mut Vec::new(), &mut hists);
             } else {
                 window(&s.samples, mint, maxt, &mut floats, &mut hists);
+                if use_sts {
+                    window_sts(
+                        &s.samples,
+                        &s.sts,
+                        mint,
+                        maxt,
+                        &mut float_sts,
+                        &mut hist_sts,
+                    );
+                }
             }
             if floats.is_empty() && hists.is_empty() {
                 continue;
@@ -280,6 +305,8 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
                 args: &args_now,
                 anchored: arg.anchored,
                 smoothed: arg.smoothed,
+                float_sts: &float_sts,
+                hist_sts: &hist_sts,
             };
             let r = range_fn(name, &w, &mut annos);
             ev.ctx.free(floats.len() + hists.len());

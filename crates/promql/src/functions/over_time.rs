@@ -198,18 +198,19 @@ fn sum_avg(w: &Win<'_>, annos: &mut Annotations, avg: bool) -> Option<Out> {
     }
     if f.is_empty() {
         let hs = w.hists;
-        let mut sum: FloatHistogram = (*hs.first()?.h).clone();
+        let first = &hs.first()?.h;
+        let mut acc = hist::HistAcc::new(first, avg);
         let (mut reset, mut not_reset, mut reconciled) = (false, false, false);
         let mut track = |h: &FloatHistogram| match h.counter_reset_hint {
             CounterResetHint::CounterReset => reset = true,
             CounterResetHint::NotCounterReset => not_reset = true,
             _ => {}
         };
-        track(&sum);
+        track(first);
         for p in &hs[1..] {
             track(&p.h);
-            match hist::add(&mut sum, &p.h, false) {
-                Ok(r) => reconciled |= r.reconciled,
+            match acc.add(&p.h) {
+                Ok(r) => reconciled |= r,
                 Err(_) => {
                     annos.warn(format!(
                         "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {}",
@@ -225,9 +226,7 @@ fn sum_avg(w: &Win<'_>, annos: &mut Annotations, avg: bool) -> Option<Out> {
         if reconciled {
             annos.info("mismatched custom buckets were reconciled during aggregation");
         }
-        if avg {
-            hist::div(&mut sum, hs.len() as f64);
-        }
+        let mut sum = acc.finish();
         hist::compact(&mut sum);
         return Some(Out::H(sum));
     }
@@ -285,29 +284,35 @@ fn changes_resets(w: &Win<'_>, changes: bool) -> Option<Out> {
         }
     }
     let mut n = 0usize;
-    let mut prev: Option<(f64, Option<&FloatHistogram>)> = None;
+    // (value, histogram, time, start timestamp)
+    type Cur<'a> = (f64, Option<&'a FloatHistogram>, i64, i64);
+    let mut prev: Option<Cur<'_>> = None;
     while fi < floats.len() || hi < hists.len() {
-        let cur = if hi >= hists.len() || (fi < floats.len() && floats[fi].t < hists[hi].t) {
+        let cur: Cur<'_> = if hi >= hists.len() || (fi < floats.len() && floats[fi].t < hists[hi].t)
+        {
             fi += 1;
-            (floats[fi - 1].f, None)
+            let st = w.float_sts.get(fi - 1).copied().unwrap_or(0);
+            (floats[fi - 1].f, None, floats[fi - 1].t, st)
         } else {
             hi += 1;
-            (0.0, Some(&*hists[hi - 1].h))
+            let st = w.hist_sts.get(hi - 1).copied().unwrap_or(0);
+            (0.0, Some(&*hists[hi - 1].h), hists[hi - 1].t, st)
         };
         if let Some(p) = prev {
+            let st_reset = !changes && super::rate::st_reset(p.3, p.2, cur.3, cur.2);
             let hit = match (p.1, cur.1) {
                 (None, None) => {
                     if changes {
                         cur.0 != p.0 && !(cur.0.is_nan() && p.0.is_nan())
                     } else {
-                        cur.0 < p.0
+                        cur.0 < p.0 || st_reset
                     }
                 }
                 (Some(a), Some(b)) => {
                     if changes {
                         !hist::equals(b, a)
                     } else {
-                        hist::detect_reset(b, a)
+                        st_reset || hist::detect_reset(b, a)
                     }
                 }
                 _ => true,

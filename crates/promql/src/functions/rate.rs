@@ -25,6 +25,35 @@ pub(super) fn call(
     }))
 }
 
+/// Prometheus's `isStartTimestampReset`: whether the start timestamp of
+/// the current sample shows a counter reset since the previous one.
+pub(super) fn st_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+    if cur_st == 0 || cur_st >= cur_t || cur_st < prev_t {
+        return false;
+    }
+    if cur_st > prev_t {
+        return true;
+    }
+    // The start points at the previous sample: a delta, unless the
+    // previous start is unknown (cumulative with unknown start) or invalid.
+    if prev_st > prev_t {
+        return false;
+    }
+    prev_st != 0 && prev_st != prev_t
+}
+
+/// Whether the current start timestamp overlaps the previous sample.
+fn st_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
+    cur_st != 0 && cur_st < prev_t && cur_st != prev_st
+}
+
+fn overlap_warning(w: &Win<'_>, annos: &mut Annotations) {
+    annos.warn(format!(
+        "sample has start time that overlaps with previous sample timestamp for metric {}",
+        quote(w.name())
+    ));
+}
+
 fn mixed(w: &Win<'_>, annos: &mut Annotations) {
     annos.warn(format!(
         "encountered a mix of histograms and floats for metric name {}",
@@ -44,7 +73,7 @@ fn extrapolated(
     }
     if w.anchored || w.smoothed {
         if !w.hists.is_empty() {
-            return None;
+            return super::extended_hist::extended_histogram_rate(w, is_counter, is_rate, annos);
         }
         return extended::extended_rate(w, is_counter, is_rate).map(Out::F);
     }
@@ -66,8 +95,16 @@ fn extrapolated(
         last_t = f[n_minus_one].t;
         result_f = f[n_minus_one].f - f[0].f;
         if is_counter {
+            let sts = w.float_sts;
+            let mut overlap = false;
             for i in 1..f.len() {
-                if f[i].f < f[i - 1].f {
+                if !overlap && i < sts.len() && st_overlap(sts[i - 1], f[i - 1].t, sts[i]) {
+                    overlap_warning(w, annos);
+                    overlap = true;
+                }
+                if f[i].f < f[i - 1].f
+                    || (i < sts.len() && st_reset(sts[i - 1], f[i - 1].t, sts[i], f[i].t))
+                {
                     result_f += f[i - 1].f;
                 }
             }
@@ -75,18 +112,53 @@ fn extrapolated(
     } else {
         return None;
     }
-    if n_minus_one == 0 {
-        return None;
-    }
     let mut to_start = (first_t - range_start) as f64 / 1000.0;
     let mut to_end = (range_end - last_t) as f64 / 1000.0;
-    let sampled = (last_t - first_t) as f64 / 1000.0;
-    let avg = sampled / n_minus_one as f64;
+    let mut sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg = if n_minus_one > 0 {
+        sampled / n_minus_one as f64
+    } else {
+        0.0
+    };
     let threshold = avg * 1.1;
-    if to_start >= threshold {
+    let sts = if w.hists.is_empty() {
+        w.float_sts
+    } else {
+        w.hist_sts
+    };
+    let st_start = is_counter
+        && sts
+            .first()
+            .is_some_and(|&st| st != 0 && st > range_start && st < first_t);
+    if st_start {
+        // A zero-value sample is assumed at the first sample's start time,
+        // instead of extrapolating to the left.
+        to_start = 0.0;
+        sampled = (last_t - sts[0]) as f64 / 1000.0;
+        if let Some(p) = w.floats.first() {
+            result_f += p.f;
+        } else if let Some(p) = w.hists.first() {
+            match result_h.as_mut() {
+                None => result_h = Some((*p.h).clone()),
+                Some(h) => match hist::add(h, &p.h, false) {
+                    Ok(r) => {
+                        if r.reconciled {
+                            annos.info("mismatched custom buckets were reconciled during addition");
+                        }
+                    }
+                    Err(_) => {
+                        mixed_schemas(w, annos);
+                        return None;
+                    }
+                },
+            }
+        }
+    } else if n_minus_one == 0 {
+        return None;
+    } else if to_start >= threshold {
         to_start = avg / 2.0;
     }
-    if is_counter {
+    if is_counter && !st_start {
         let mut to_zero = to_start;
         if result_f > 0.0 && !w.floats.is_empty() && w.floats[0].f >= 0.0 {
             to_zero = sampled * (w.floats[0].f / result_f);
@@ -154,9 +226,12 @@ fn histogram_rate(
         not_counter(w, annos);
     }
     let mut custom = hist::is_custom(&prev);
+    let sts = w.hist_sts;
     if is_counter {
         let second = &points[1].h;
-        if hist::detect_reset(second, &prev) {
+        if (sts.len() > 1 && st_reset(sts[0], points[0].t, sts[1], points[1].t))
+            || hist::detect_reset(second, &prev)
+        {
             prev = FloatHistogram {
                 schema: second.schema,
                 custom_values: second.custom_values.clone(),
@@ -198,8 +273,14 @@ fn histogram_rate(
     }
     if is_counter {
         let mut prev = &prev;
-        for p in &points[1..] {
-            if hist::detect_reset(&p.h, prev) {
+        let mut overlap = false;
+        for (j, p) in points.iter().enumerate().skip(1) {
+            if !overlap && j < sts.len() && st_overlap(sts[j - 1], points[j - 1].t, sts[j]) {
+                overlap_warning(w, annos);
+                overlap = true;
+            }
+            let st_hit = j < sts.len() && st_reset(sts[j - 1], points[j - 1].t, sts[j], p.t);
+            if st_hit || hist::detect_reset(&p.h, prev) {
                 match hist::add(&mut h, prev, false) {
                     Ok(r) => {
                         if r.reconciled {
@@ -230,20 +311,25 @@ fn instant(w: &Win<'_>, is_rate: bool, annos: &mut Annotations) -> Option<Out> {
     #[derive(Clone)]
     struct P<'a> {
         t: i64,
+        st: i64,
         f: f64,
         h: Option<&'a FloatHistogram>,
     }
-    let mut ss: Vec<P<'_>> = Vec::with_capacity(3);
-    for p in &w.floats[w.floats.len().saturating_sub(2)..] {
+    let mut ss: Vec<P<'_>> = Vec::with_capacity(4);
+    let from = w.floats.len().saturating_sub(2);
+    for (i, p) in w.floats.iter().enumerate().skip(from) {
         ss.push(P {
             t: p.t,
+            st: w.float_sts.get(i).copied().unwrap_or(0),
             f: p.f,
             h: None,
         });
     }
-    for p in &w.hists[w.hists.len().saturating_sub(2)..] {
+    let from = w.hists.len().saturating_sub(2);
+    for (i, p) in w.hists.iter().enumerate().skip(from) {
         ss.push(P {
             t: p.t,
+            st: w.hist_sts.get(i).copied().unwrap_or(0),
             f: 0.0,
             h: Some(&p.h),
         });
@@ -254,10 +340,11 @@ fn instant(w: &Win<'_>, is_rate: bool, annos: &mut Annotations) -> Option<Out> {
     if interval == 0 {
         return None;
     }
+    let st_hit = st_reset(ss[0].st, ss[0].t, ss[1].st, ss[1].t);
     let out = match (ss[0].h, ss[1].h) {
         (None, None) => {
             let mut f = ss[1].f;
-            if !is_rate || ss[1].f >= ss[0].f || ss[1].f.is_nan() || ss[0].f.is_nan() {
+            if !is_rate || !(ss[1].f < ss[0].f || st_hit) {
                 f = ss[1].f - ss[0].f;
             }
             if is_rate {
@@ -274,7 +361,7 @@ fn instant(w: &Win<'_>, is_rate: bool, annos: &mut Annotations) -> Option<Out> {
             if !is_rate && (h1.counter_reset_hint != gauge || h0.counter_reset_hint != gauge) {
                 not_gauge(w, annos);
             }
-            if !is_rate || !hist::detect_reset(h1, h0) {
+            if !is_rate || (!st_hit && !hist::detect_reset(h1, h0)) {
                 match hist::add(&mut r, h0, true) {
                     Ok(res) => {
                         if res.reconciled {
