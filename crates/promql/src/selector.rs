@@ -10,7 +10,7 @@ use model::histogram::CounterResetHint;
 use promql_syntax::ast::{BinaryOp, Expr, VectorSelector};
 use storage::{SelectHints, ValueType};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::Evaluator;
 use crate::value::{FPoint, HPoint, Matrix, Series, hist_size};
 
@@ -101,6 +101,7 @@ pub(crate) fn load(
                     samples.push((t, SVal::F(f)));
                     sts.push(it.at_st());
                     total += 1;
+                    budget_check(ev, total)?;
                 }
                 ValueType::Histogram | ValueType::FloatHistogram => {
                     let t = it.at_float_histogram(&mut fh);
@@ -108,6 +109,7 @@ pub(crate) fn load(
                         break;
                     }
                     total += hist_size(&fh) as u64;
+                    budget_check(ev, total)?;
                     if stats && !is_stale_nan(fh.sum) {
                         stats_hint(&mut fh, &mut last);
                     }
@@ -132,6 +134,17 @@ pub(crate) fn load(
     }
     ev.ctx.total_samples.set(ev.ctx.total_samples.get() + total);
     Ok(out)
+}
+
+/// Selectors decode their whole window before the per-step accounting sees
+/// it, so decoding itself is bounded too: one selector may not decode more
+/// than `max_samples` samples (histograms weighted by size), or the query
+/// fails with the sample-limit error instead of exhausting memory.
+fn budget_check(ev: &Evaluator<'_>, decoded: u64) -> Result<()> {
+    if decoded > ev.ctx.opts.max_samples as u64 {
+        return Err(Error::TooManySamples("query execution"));
+    }
+    Ok(())
 }
 
 /// Prometheus's `HistogramStatsIterator` detects counter resets while

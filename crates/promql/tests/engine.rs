@@ -106,3 +106,31 @@ fn cancellation() {
         Error::Canceled("expression evaluation")
     );
 }
+
+/// A selector whose window holds far more samples than the limit fails with
+/// the limit error while decoding, even when each step would need few of
+/// them (here one series, one sample per step): memory stays bounded by the
+/// limit rather than by the data.
+#[test]
+fn decoding_is_bounded_by_the_sample_limit() {
+    let one = Mem(vec![VecSeries::floats(
+        Labels::from_pairs([("__name__", "big")]),
+        (0..200_000).map(|k| (k * 1_000, k as f64)),
+    )]);
+    let e = Engine::new(EngineOptions {
+        max_samples: 10_000,
+        ..EngineOptions::default()
+    });
+    let err = e
+        .instant(&one, "count_over_time(big[3d])", 200_000_000)
+        .expect_err("over the limit");
+    assert!(matches!(err, Error::TooManySamples(_)), "{err}");
+    // Within the limit the same selector works.
+    let ok = e
+        .instant(&one, "count_over_time(big[5s])", 100_000_000)
+        .expect("within the limit");
+    match ok.value {
+        Value::Vector(v) => assert_eq!(v.len(), 1),
+        other => panic!("unexpected {other:?}"),
+    }
+}
