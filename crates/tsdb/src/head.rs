@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod read;
 pub mod replay;
 pub mod series;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

@@ -31,6 +31,7 @@ mod query;
 mod series;
 pub mod sources;
 mod status;
+pub mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
