@@ -17,6 +17,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
+# The interop tests run a real Python prometheus_client app with the
+# python3 on PATH, so install the client into that interpreter.
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "==> installing Python prometheus_client"
+  python3 -m pip install --quiet prometheus_client
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "==> installing cargo-nextest"
   cargo install --locked cargo-nextest
