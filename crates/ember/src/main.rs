@@ -5,6 +5,7 @@
 //! stdin/stdout, logging setup) and nothing else: every capability lives in
 //! a library crate.
 
+mod server;
 mod tool;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the Prometheus-compatible server: scraping, storage, PromQL, HTTP API and UI.
+    Server(server::Flags),
     /// Tooling for validating and inspecting Prometheus data (promtool's equivalent).
     Tool(tool::ToolArgs),
 }
@@ -28,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Server(flags) => server::run(flags),
         Command::Tool(args) => tool::run(args),
     }
 }

@@ -172,6 +172,27 @@ impl MetricValue {
 }
 
 impl MetricFamily {
+    /// A family of one unlabelled gauge.
+    pub fn gauge(name: &str, help: &str, value: f64) -> MetricFamily {
+        MetricFamily::single(name, help, MetricType::Gauge, MetricValue::Gauge(value))
+    }
+
+    /// A family of one unlabelled counter (`name` includes `_total`).
+    pub fn counter(name: &str, help: &str, value: f64) -> MetricFamily {
+        let c = Counter { value, created_ms: None, exemplar: None };
+        MetricFamily::single(name, help, MetricType::Counter, MetricValue::Counter(c))
+    }
+
+    fn single(name: &str, help: &str, kind: MetricType, value: MetricValue) -> MetricFamily {
+        MetricFamily {
+            name: name.to_string(),
+            help: help.to_string(),
+            unit: String::new(),
+            kind,
+            metrics: vec![Metric { labels: Vec::new(), value, timestamp_ms: None }],
+        }
+    }
+
     /// Rebuilds families from all entries of `parser` (whose input is in
     /// `format`, used in error messages): suffixed series (`_total`,
     /// `_created`, `_sum`, `_count`, `_gsum`, `_gcount`, `_bucket`, `_info`)

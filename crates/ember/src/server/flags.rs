@@ -1,0 +1,100 @@
+//! `ember server`'s flags, named as Prometheus names them so unit files and
+//! Helm charts keep working.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use config::{ByteSize, Duration};
+
+/// Flags of `ember server`.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct Flags {
+    /// Prometheus configuration file path. When absent and the file does not
+    /// exist, Ember runs an embedded default that scrapes itself.
+    #[arg(long = "config.file")]
+    pub(crate) config_file: Option<PathBuf>,
+
+    /// Address to listen on for UI, API, and telemetry.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub(crate) listen_address: SocketAddr,
+
+    /// Enable shutdown and reload via HTTP request.
+    #[arg(long = "web.enable-lifecycle")]
+    pub(crate) enable_lifecycle: bool,
+
+    /// Enable API endpoints for admin control actions.
+    #[arg(long = "web.enable-admin-api")]
+    pub(crate) enable_admin_api: bool,
+
+    /// Accept remote write requests on /api/v1/write.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub(crate) enable_remote_write_receiver: bool,
+
+    /// The URL under which Ember is externally reachable.
+    #[arg(long = "web.external-url")]
+    pub(crate) external_url: Option<String>,
+
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", default_value = "data/")]
+    pub(crate) tsdb_path: PathBuf,
+
+    /// How long to retain samples in storage (default 15d).
+    #[arg(long = "storage.tsdb.retention.time", value_parser = parse_duration)]
+    pub(crate) retention_time: Option<Duration>,
+
+    /// Maximum number of bytes that can be stored for blocks.
+    #[arg(long = "storage.tsdb.retention.size", value_parser = parse_bytes)]
+    pub(crate) retention_size: Option<ByteSize>,
+
+    /// Compress the WAL with snappy.
+    #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) wal_compression: bool,
+
+    /// The maximum lookback duration for retrieving metrics during expression evaluations.
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) lookback_delta: Duration,
+
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration)]
+    pub(crate) query_timeout: Duration,
+
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    pub(crate) query_max_concurrency: usize,
+
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub(crate) query_max_samples: usize,
+
+    /// Comma separated feature names to enable.
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    pub(crate) enable_feature: Vec<String>,
+
+    /// Only log messages with the given severity or above. One of: [debug, info, warn, error].
+    #[arg(long = "log.level", default_value = "info")]
+    pub(crate) log_level: String,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_bytes(s: &str) -> Result<ByteSize, String> {
+    ByteSize::parse(s).map_err(|e| e.to_string())
+}
+
+/// The configuration used when no file is given and `prometheus.yml` is not
+/// in the working directory: Ember scrapes its own `/metrics`.
+pub(crate) fn default_config(listen: SocketAddr) -> String {
+    let host = if listen.ip().is_unspecified() {
+        "localhost".to_string()
+    } else {
+        listen.ip().to_string()
+    };
+    format!(
+        "# Embedded default: Ember scrapes itself.\n\
+         global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
+         scrape_configs:\n  - job_name: ember\n    static_configs:\n      - targets: ['{host}:{port}']\n",
+        port = listen.port()
+    )
+}

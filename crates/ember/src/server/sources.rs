@@ -1,0 +1,410 @@
+//! The binary's implementations of the `web` crate's source traits, over
+//! the head, the scrape manager, the configuration and the process.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use expfmt::MetricFamily;
+use model::matcher::Matcher;
+use storage::{Querier, Queryable, StorageError};
+use tokio::sync::watch;
+use tsdb::head::Head;
+use web::sources as ws;
+
+use super::flags::Flags;
+use super::{ConfigSource, process};
+
+/// The head, once storage has been opened. Until then queries fail (the
+/// API answers 503 before that anyway: it is gated on readiness).
+#[derive(Default)]
+pub(crate) struct LateHead(OnceLock<Arc<Head>>);
+
+impl LateHead {
+    pub(crate) fn set(&self, head: Arc<Head>) {
+        let _ = self.0.set(head);
+    }
+
+    fn get(&self) -> Option<&Arc<Head>> {
+        self.0.get()
+    }
+}
+
+impl Queryable for LateHead {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
+        match self.get() {
+            Some(h) => h.querier(mint, maxt),
+            None => Err(StorageError::Io {
+                place: "storage".into(),
+                reason: "not open yet".into(),
+            }),
+        }
+    }
+}
+
+/// What a reload needs besides the scrape manager.
+pub(crate) struct Reloader {
+    pub(crate) source: ConfigSource,
+    pub(crate) discovery: discovery::Manager,
+}
+
+struct ConfigState {
+    config: config::Config,
+    last_reload_ok: bool,
+    last_reload_ms: i64,
+}
+
+/// Everything the API reads besides samples.
+pub(crate) struct Sources {
+    flags: Flags,
+    head: Arc<LateHead>,
+    config: Mutex<ConfigState>,
+    scrape: Mutex<Option<Arc<scrape::Manager>>>,
+    reloader: Mutex<Option<Reloader>>,
+    quit: watch::Sender<bool>,
+    start_ms: i64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The host name, as the kernel reports it.
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+impl Sources {
+    pub(crate) fn new(
+        flags: Flags,
+        config: config::Config,
+        head: Arc<LateHead>,
+        quit: watch::Sender<bool>,
+    ) -> Sources {
+        let now = web::now_ms();
+        Sources {
+            flags,
+            head,
+            config: Mutex::new(ConfigState {
+                config,
+                last_reload_ok: true,
+                last_reload_ms: now,
+            }),
+            scrape: Mutex::new(None),
+            reloader: Mutex::new(None),
+            quit,
+            start_ms: now,
+        }
+    }
+
+    pub(crate) fn set_scrape(&self, scrape: Arc<scrape::Manager>, reloader: Reloader) {
+        *lock(&self.scrape) = Some(scrape);
+        *lock(&self.reloader) = Some(reloader);
+    }
+
+    /// Drops the references to the scrape and discovery managers (shutdown).
+    pub(crate) fn clear_scrape(&self) {
+        lock(&self.scrape).take();
+        lock(&self.reloader).take();
+    }
+
+    fn scrape(&self) -> Option<Arc<scrape::Manager>> {
+        lock(&self.scrape).clone()
+    }
+
+    /// Re-reads the configuration and applies it; a bad one is refused and
+    /// the running one stays. Needs a tokio runtime context.
+    pub(crate) fn reload_config(&self) -> Result<(), String> {
+        let mut reloader = lock(&self.reloader);
+        let Some(r) = reloader.as_mut() else {
+            return Err("server is not running yet".into());
+        };
+        let scrape = self.scrape().ok_or("server is not running yet")?;
+        let result = r.source.load().map_err(|e| e.to_string()).and_then(|cfg| {
+            scrape
+                .apply_config(&cfg)
+                .map(|()| cfg)
+                .map_err(|e| e.to_string())
+        });
+        let mut st = lock(&self.config);
+        match result {
+            Ok(cfg) => {
+                r.discovery.apply_config(&cfg);
+                for w in cfg.warnings() {
+                    tracing::warn!("{w}");
+                }
+                st.config = cfg;
+                st.last_reload_ok = true;
+                st.last_reload_ms = web::now_ms();
+                tracing::info!("completed loading of configuration file");
+                Ok(())
+            }
+            Err(e) => {
+                st.last_reload_ok = false;
+                tracing::error!(err = %e, "error reloading config; keeping the running one");
+                Err(e)
+            }
+        }
+    }
+
+    fn reload_metrics(&self) -> Vec<MetricFamily> {
+        let st = lock(&self.config);
+        vec![
+            MetricFamily::gauge(
+                "prometheus_config_last_reload_successful",
+                "Whether the last configuration reload attempt was successful.",
+                if st.last_reload_ok { 1.0 } else { 0.0 },
+            ),
+            MetricFamily::gauge(
+                "prometheus_config_last_reload_success_timestamp_seconds",
+                "Timestamp of the last successful configuration reload.",
+                st.last_reload_ms as f64 / 1000.0,
+            ),
+        ]
+    }
+}
+
+impl ws::ExemplarSource for Sources {
+    fn select(
+        &self,
+        start: i64,
+        end: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<ws::ExemplarSeries>, String> {
+        let head = self.head.get().ok_or("storage is not open yet")?;
+        Ok(head
+            .select_exemplars(start, end, matcher_sets)
+            .into_iter()
+            .map(|s| ws::ExemplarSeries {
+                series_labels: s.labels,
+                exemplars: s.exemplars,
+            })
+            .collect())
+    }
+}
+
+fn secs(d: std::time::Duration) -> String {
+    config::Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).to_string()
+}
+
+impl ws::TargetSource for Sources {
+    fn active(&self) -> BTreeMap<String, Vec<ws::ActiveTarget>> {
+        let Some(scrape) = self.scrape() else {
+            return BTreeMap::new();
+        };
+        let metadata: BTreeMap<(String, model::Labels), Vec<ws::TargetMetadata>> = scrape
+            .target_metadata()
+            .into_iter()
+            .map(|m| {
+                let md = m
+                    .metadata
+                    .iter()
+                    .map(|(metric, md)| ws::TargetMetadata {
+                        metric: metric.clone(),
+                        kind: md.kind.as_str().to_string(),
+                        help: md.help.clone(),
+                        unit: md.unit.clone(),
+                    })
+                    .collect();
+                ((m.scrape_pool, m.target), md)
+            })
+            .collect();
+        let mut out: BTreeMap<String, Vec<ws::ActiveTarget>> = BTreeMap::new();
+        for t in scrape.targets().active {
+            let md = metadata
+                .get(&(t.scrape_pool.clone(), t.labels.clone()))
+                .cloned()
+                .unwrap_or_default();
+            out.entry(t.scrape_pool.clone())
+                .or_default()
+                .push(ws::ActiveTarget {
+                    discovered_labels: t.discovered_labels,
+                    labels: t.labels,
+                    global_url: t.scrape_url.clone(),
+                    scrape_url: t.scrape_url,
+                    last_error: t.last_error,
+                    last_scrape: t
+                        .last_scrape
+                        .and_then(|s| s.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_millis() as i64),
+                    last_scrape_duration: t.last_scrape_duration.as_secs_f64(),
+                    health: match t.health {
+                        scrape::Health::Up => "up",
+                        scrape::Health::Down => "down",
+                        scrape::Health::Unknown => "unknown",
+                    }
+                    .to_string(),
+                    scrape_interval: secs(t.scrape_interval),
+                    scrape_timeout: secs(t.scrape_timeout),
+                    metadata: md,
+                });
+        }
+        out
+    }
+
+    fn dropped(&self) -> BTreeMap<String, Vec<ws::DroppedTarget>> {
+        let Some(scrape) = self.scrape() else {
+            return BTreeMap::new();
+        };
+        let mut out: BTreeMap<String, Vec<ws::DroppedTarget>> = BTreeMap::new();
+        for t in scrape.targets().dropped {
+            out.entry(t.scrape_pool)
+                .or_default()
+                .push(ws::DroppedTarget {
+                    discovered_labels: t.discovered_labels,
+                });
+        }
+        out
+    }
+
+    fn dropped_counts(&self) -> BTreeMap<String, usize> {
+        self.scrape()
+            .map(|s| s.targets().dropped_counts)
+            .unwrap_or_default()
+    }
+}
+
+impl ws::StatusSource for Sources {
+    fn config_yaml(&self) -> String {
+        serde_saphyr::to_string(&lock(&self.config).config)
+            .unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    fn flags(&self) -> BTreeMap<String, String> {
+        let f = &self.flags;
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        BTreeMap::from([
+            (
+                "config.file".into(),
+                opt(f.config_file.as_ref().map(|p| p.display().to_string())),
+            ),
+            ("web.listen-address".into(), f.listen_address.to_string()),
+            (
+                "web.enable-lifecycle".into(),
+                f.enable_lifecycle.to_string(),
+            ),
+            (
+                "web.enable-admin-api".into(),
+                f.enable_admin_api.to_string(),
+            ),
+            (
+                "web.enable-remote-write-receiver".into(),
+                f.enable_remote_write_receiver.to_string(),
+            ),
+            ("web.external-url".into(), opt(f.external_url.clone())),
+            (
+                "storage.tsdb.path".into(),
+                f.tsdb_path.display().to_string(),
+            ),
+            (
+                "storage.tsdb.retention.time".into(),
+                opt(f.retention_time.map(|d| d.to_string())),
+            ),
+            (
+                "storage.tsdb.retention.size".into(),
+                opt(f.retention_size.map(|b| b.to_string())),
+            ),
+            (
+                "storage.tsdb.wal-compression".into(),
+                f.wal_compression.to_string(),
+            ),
+            ("query.lookback-delta".into(), f.lookback_delta.to_string()),
+            ("query.timeout".into(), f.query_timeout.to_string()),
+            (
+                "query.max-concurrency".into(),
+                f.query_max_concurrency.to_string(),
+            ),
+            ("query.max-samples".into(), f.query_max_samples.to_string()),
+            ("enable-feature".into(), f.enable_feature.join(",")),
+            ("log.level".into(), f.log_level.clone()),
+        ])
+    }
+
+    fn runtime_info(&self) -> Result<ws::RuntimeInfo, String> {
+        let st = lock(&self.config);
+        let threads = process::threads();
+        Ok(ws::RuntimeInfo {
+            start_time: self.start_ms,
+            cwd: std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            hostname: hostname(),
+            server_time: web::now_ms(),
+            reload_config_success: st.last_reload_ok,
+            last_config_time: st.last_reload_ms,
+            corruption_count: 0,
+            goroutine_count: threads,
+            gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
+            gomemlimit: 0,
+            gogc: String::new(),
+            godebug: String::new(),
+            storage_retention: self
+                .flags
+                .retention_time
+                .map_or("15d".to_string(), |d| d.to_string()),
+        })
+    }
+
+    fn build_info(&self) -> ws::BuildInfo {
+        ws::BuildInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: option_env!("EMBER_REVISION")
+                .unwrap_or("unknown")
+                .to_string(),
+            branch: option_env!("EMBER_BRANCH").unwrap_or("unknown").to_string(),
+            build_user: String::new(),
+            build_date: String::new(),
+            go_version: format!(
+                "rust{}",
+                option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")
+            ),
+        }
+    }
+}
+
+impl ws::TsdbStatsSource for Sources {
+    fn stats(&self, limit: usize) -> Result<ws::TsdbStatus, String> {
+        let head = self.head.get().ok_or("storage is not open yet")?;
+        let s = head.cardinality_stats(limit);
+        Ok(ws::TsdbStatus {
+            num_series: s.num_series,
+            num_label_pairs: s.num_label_pairs as i64,
+            chunk_count: 0,
+            min_time: s.min_time.unwrap_or(i64::MAX),
+            max_time: s.max_time.unwrap_or(i64::MIN),
+            series_count_by_metric_name: s.series_count_by_metric_name,
+            label_value_count_by_label_name: s.label_value_count_by_label_name,
+            memory_in_bytes_by_label_name: s.memory_in_bytes_by_label_name,
+            series_count_by_label_value_pair: s.series_count_by_label_value_pair,
+        })
+    }
+
+    fn wal_replay(&self) -> ws::WalReplayStatus {
+        ws::WalReplayStatus::default()
+    }
+}
+
+impl ws::MetricsSource for Sources {
+    fn gather(&self) -> Vec<MetricFamily> {
+        let mut out = process::metric_families(self.start_ms);
+        out.extend(self.reload_metrics());
+        if let Some(h) = self.head.get() {
+            out.extend(h.metric_families());
+        }
+        if let Some(s) = self.scrape() {
+            out.extend(s.metrics());
+        }
+        out
+    }
+}
+
+impl ws::Lifecycle for Sources {
+    fn reload(&self) -> Result<(), String> {
+        self.reload_config()
+    }
+
+    fn quit(&self) -> bool {
+        !self.quit.send_replace(true)
+    }
+}
