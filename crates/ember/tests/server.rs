@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 struct Server {
     child: Child,
-    port: u16,
 }
 
 impl Drop for Server {
@@ -78,7 +77,7 @@ fn start(dir: &Path, port: u16) -> Server {
         .stderr(std::fs::File::create(dir.join("ember.log")).unwrap())
         .spawn()
         .expect("start ember server");
-    Server { child, port }
+    Server { child }
 }
 
 fn wait_for(what: &str, dir: &Path, mut ok: impl FnMut() -> bool) {
