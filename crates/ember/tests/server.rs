@@ -193,3 +193,93 @@ fn scrapes_itself_serves_queries_and_survives_a_restart() {
     );
     assert!(sigterm(&mut server).success());
 }
+
+/// Serves `/metrics` with `kept 1` and, while `with_vanishing` is set,
+/// `vanishing 1`. Returns the port.
+fn exposition_server(with_vanishing: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let mut body = String::from("# TYPE kept gauge\nkept 1\n");
+            if with_vanishing.load(std::sync::atomic::Ordering::SeqCst) {
+                body.push_str("# TYPE vanishing gauge\nvanishing 1\n");
+            }
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// Staleness end to end: a series that vanishes from its target, and a
+/// target removed from file SD, disappear from instant queries at the next
+/// scrape (stale markers) instead of lingering for the 5m lookback.
+#[test]
+fn vanished_series_and_removed_targets_go_stale() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let port = free_port();
+    let with_vanishing = Arc::new(AtomicBool::new(true));
+    let target = exposition_server(with_vanishing.clone());
+    let sd = dir.join("targets.json");
+    std::fs::write(&sd, format!("[{{\"targets\": [\"127.0.0.1:{target}\"]}}]")).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sd\n    file_sd_configs:\n      \
+             - files: ['{}']\n        refresh_interval: 1s\n",
+            sd.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .arg("server")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("ember.log")).unwrap())
+        .spawn()
+        .expect("start ember server");
+    let mut server = Server { child };
+
+    wait_for("the series to be scraped", dir, || {
+        query(port, "vanishing") == Some(1.0)
+    });
+    with_vanishing.store(false, Ordering::SeqCst);
+    wait_for("the vanished series to go stale", dir, || {
+        get(port, "/api/v1/query?query=vanishing")
+            .is_some_and(|(s, b)| s == 200 && b.contains("\"result\":[]"))
+    });
+    assert_eq!(
+        query(port, "kept"),
+        Some(1.0),
+        "the remaining series is unaffected"
+    );
+
+    std::fs::write(&sd, "[]").unwrap();
+    wait_for("the removed target's series to go stale", dir, || {
+        get(
+            port,
+            &format!("/api/v1/query?query={}", encode("up{job=\"sd\"}")),
+        )
+        .is_some_and(|(s, b)| s == 200 && b.contains("\"result\":[]"))
+    });
+    assert!(sigterm(&mut server).success());
+}
