@@ -179,7 +179,11 @@ impl MetricFamily {
 
     /// A family of one unlabelled counter (`name` includes `_total`).
     pub fn counter(name: &str, help: &str, value: f64) -> MetricFamily {
-        let c = Counter { value, created_ms: None, exemplar: None };
+        let c = Counter {
+            value,
+            created_ms: None,
+            exemplar: None,
+        };
         MetricFamily::single(name, help, MetricType::Counter, MetricValue::Counter(c))
     }
 
@@ -189,7 +193,11 @@ impl MetricFamily {
             help: help.to_string(),
             unit: String::new(),
             kind,
-            metrics: vec![Metric { labels: Vec::new(), value, timestamp_ms: None }],
+            metrics: vec![Metric {
+                labels: Vec::new(),
+                value,
+                timestamp_ms: None,
+            }],
         }
     }
 
