@@ -3,14 +3,26 @@
 //! platform's roots or `ca`/`ca_file`, `insecure_skip_verify`,
 //! `server_name`, client certificates, TLS versions; `basic_auth`,
 //! `authorization` (and the legacy bearer token), `http_headers`,
-//! `proxy_url`, `follow_redirects`. Credential files are read per request,
-//! so rotated secrets are picked up as Prometheus does.
+//! `proxy_url`, `follow_redirects`; `oauth2` with the client-credentials
+//! grant (see [`oauth2`] for how tokens are fetched, cached and
+//! refreshed). Credential files are read per request, so rotated secrets
+//! are picked up as Prometheus does.
 //!
-//! Not supported yet (the client refuses to build, naming it): `oauth2`.
+//! Requests are built with [`HttpClient::get`], which returns this module's
+//! [`RequestBuilder`]: like `reqwest`'s, except that sending is where an
+//! OAuth2 token is obtained (asynchronously) and attached.
+//!
+//! Not supported yet (the client refuses to build, naming it): the OAuth2
+//! JWT bearer grant (`grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer`).
 
+pub mod oauth2;
+
+use std::fmt::Display;
 use std::sync::Arc;
+use std::time::Duration;
 
 use config::http::{HttpClientConfig, TlsConfig, TlsVersion};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -43,6 +55,7 @@ impl Default for ClientOptions {
 pub struct HttpClient {
     client: reqwest::Client,
     config: Arc<HttpClientConfig>,
+    oauth2: Option<Arc<oauth2::TokenSource>>,
 }
 
 fn client_err(e: impl std::fmt::Display) -> Error {
@@ -52,9 +65,10 @@ fn client_err(e: impl std::fmt::Display) -> Error {
 impl HttpClient {
     /// Builds a client for `cfg`.
     pub fn new(cfg: &HttpClientConfig, options: &ClientOptions) -> Result<HttpClient, Error> {
-        if cfg.oauth2.is_some() {
-            return Err(Error::Client("oauth2 is not supported yet".to_owned()));
-        }
+        let oauth2 = match &cfg.oauth2 {
+            Some(o) => Some(Arc::new(oauth2::TokenSource::new(o, &options.user_agent)?)),
+            None => None,
+        };
         let tls = tls_config(&cfg.tls_config)?;
         let mut b = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -75,12 +89,13 @@ impl HttpClient {
         Ok(HttpClient {
             client: b.build().map_err(client_err)?,
             config: Arc::new(cfg.clone()),
+            oauth2,
         })
     }
 
     /// A GET request for `url` with the configured authentication and
-    /// headers (credential files read now).
-    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, Error> {
+    /// headers (credential files read now; an OAuth2 token when sent).
+    pub fn get(&self, url: &str) -> Result<RequestBuilder, Error> {
         let mut req = self.client.get(url);
         let cfg = &self.config;
         for (name, h) in &cfg.http_headers {
@@ -115,9 +130,85 @@ impl HttpClient {
                 read_secret(&a.credentials_file)?
             };
             let kind = if a.kind.is_empty() { "Bearer" } else { &a.kind };
-            req = req.header(reqwest::header::AUTHORIZATION, format!("{kind} {creds}"));
+            req = req.header(AUTHORIZATION, format!("{kind} {creds}"));
         }
-        Ok(req)
+        Ok(RequestBuilder {
+            inner: req,
+            oauth2: self.oauth2.clone(),
+            error: None,
+        })
+    }
+}
+
+/// Why [`RequestBuilder::send`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The request failed, as `reqwest` reports it (message and sources
+    /// unchanged).
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    /// A header given to [`RequestBuilder::header`] was invalid.
+    #[error("{0}")]
+    Header(String),
+    /// No OAuth2 token could be had; the message reads like Go's and names
+    /// the token URL (`Post "<token_url>": oauth2: cannot fetch token: ...`)
+    /// or the unreadable secret file.
+    #[error("{0}")]
+    OAuth2(String),
+}
+
+/// A request of an [`HttpClient`] being built. Sending obtains the OAuth2
+/// token (cached, refreshed when due) when the client has one configured.
+#[derive(Debug)]
+pub struct RequestBuilder {
+    inner: reqwest::RequestBuilder,
+    oauth2: Option<Arc<oauth2::TokenSource>>,
+    /// The first invalid header, reported by `send`.
+    error: Option<String>,
+}
+
+impl RequestBuilder {
+    /// Adds a header (an invalid name or value fails the request at
+    /// [`send`](Self::send)).
+    pub fn header<K, V>(mut self, key: K, value: V) -> RequestBuilder
+    where
+        K: TryInto<HeaderName>,
+        K::Error: Display,
+        V: TryInto<HeaderValue>,
+        V::Error: Display,
+    {
+        match (key.try_into(), value.try_into()) {
+            (Ok(k), Ok(v)) => self.inner = self.inner.header(k, v),
+            (Err(e), _) => {
+                self.error
+                    .get_or_insert_with(|| format!("invalid header name: {e}"));
+            }
+            (_, Err(e)) => {
+                self.error
+                    .get_or_insert_with(|| format!("invalid header value: {e}"));
+            }
+        }
+        self
+    }
+
+    /// A timeout for the whole request (the token fetch has its own,
+    /// [`oauth2::TOKEN_REQUEST_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> RequestBuilder {
+        self.inner = self.inner.timeout(timeout);
+        self
+    }
+
+    /// Sends the request, first getting an OAuth2 token if configured.
+    pub async fn send(self) -> Result<reqwest::Response, SendError> {
+        if let Some(e) = self.error {
+            return Err(SendError::Header(e));
+        }
+        let mut req = self.inner;
+        if let Some(source) = &self.oauth2 {
+            let value = source.authorization().await.map_err(SendError::OAuth2)?;
+            req = req.header(AUTHORIZATION, value);
+        }
+        Ok(req.send().await?)
     }
 }
 

@@ -28,6 +28,7 @@ mod json;
 mod lifecycle;
 mod params;
 mod query;
+mod remote;
 mod series;
 pub mod sources;
 mod status;
@@ -121,6 +122,11 @@ pub struct Api {
     pub admin: Option<Arc<dyn AdminSource>>,
     /// Reload and shutdown.
     pub lifecycle: Option<Arc<dyn Lifecycle>>,
+    /// Where remote-written samples go (`/api/v1/write`).
+    pub appendable: Option<Arc<dyn storage::Appendable>>,
+    /// `--web.enable-remote-write-receiver`: `/api/v1/write` answers 404
+    /// unless set (and [`Api::appendable`] is given).
+    pub remote_write: bool,
 }
 
 impl Api {
@@ -140,6 +146,8 @@ impl Api {
             metrics: None,
             admin: None,
             lifecycle: None,
+            appendable: None,
+            remote_write: false,
         }
     }
 }
@@ -151,6 +159,8 @@ pub fn router(api: Api) -> Router {
         .route("/query", get(query::instant).post(query::instant))
         .route("/query_range", get(query::range).post(query::range))
         .route("/format_query", get(query::format).post(query::format))
+        .route("/write", post(remote::write))
+        .route("/read", post(remote::read))
         .route("/series", get(series::series).post(series::series))
         .route(
             "/labels",

@@ -135,6 +135,8 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     api.tsdb = Some(sources.clone());
     api.metrics = Some(sources.clone());
     api.lifecycle = Some(sources.clone());
+    api.remote_write = flags.enable_remote_write_receiver;
+    api.appendable = Some(late_head.clone());
     let external_path = flags
         .external_url
         .as_deref()

@@ -41,6 +41,56 @@ impl Queryable for LateHead {
     }
 }
 
+impl storage::Appendable for LateHead {
+    fn appender(&self) -> Box<dyn storage::Appender + '_> {
+        match self.get() {
+            Some(h) => h.appender(),
+            None => Box::new(NotOpen),
+        }
+    }
+}
+
+/// The appender handed out before the head opens: every append fails.
+struct NotOpen;
+
+impl NotOpen {
+    fn err() -> storage::AppendError {
+        storage::AppendError::Storage("not open yet".into())
+    }
+}
+
+impl storage::Appender for NotOpen {
+    fn append(
+        &mut self,
+        _: Option<storage::SeriesRef>,
+        _: &model::Labels,
+        _: model::Timestamp,
+        _: storage::Sample<'_>,
+    ) -> Result<storage::SeriesRef, storage::AppendError> {
+        Err(Self::err())
+    }
+    fn append_exemplar(
+        &mut self,
+        _: Option<storage::SeriesRef>,
+        _: &model::Labels,
+        _: &storage::Exemplar,
+    ) -> Result<storage::SeriesRef, storage::AppendError> {
+        Err(Self::err())
+    }
+    fn update_metadata(
+        &mut self,
+        _: Option<storage::SeriesRef>,
+        _: &model::Labels,
+        _: &model::Metadata,
+    ) -> Result<storage::SeriesRef, storage::AppendError> {
+        Err(Self::err())
+    }
+    fn commit(self: Box<Self>) -> Result<(), storage::AppendError> {
+        Err(Self::err())
+    }
+    fn rollback(self: Box<Self>) {}
+}
+
 /// What a reload needs besides the scrape manager.
 pub(crate) struct Reloader {
     pub(crate) source: ConfigSource,
