@@ -10,6 +10,7 @@ need_pkgs=()
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || need_pkgs+=(prometheus-node-exporter)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium fonts-dejavu-core)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing test peers: ${need_pkgs[*]}"
   SUDO=""

@@ -152,6 +152,21 @@ export function extent(arrays) {
   return min <= max ? [min, max] : null;
 }
 
+/**
+ * Pads a value extent by `frac` of its span on each side, so that series at
+ * the minimum or maximum are not drawn on the plot's edge (the bottom one
+ * would hide in the axis line). Zero is kept as the bound when the data do
+ * not cross it (non-negative data keep a zero baseline, non-positive a zero
+ * top); a flat extent is left to niceTicks to widen.
+ */
+export function padDomain([min, max], frac = 0.05) {
+  if (!(max > min)) return [min, max];
+  const pad = (max - min) * frac;
+  const lo = min >= 0 && min - pad < 0 ? 0 : min - pad;
+  const hi = max <= 0 && max + pad > 0 ? 0 : max + pad;
+  return [lo, hi];
+}
+
 const PALETTE = ['#1f77b4', '#e6550d', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 /** The colour of the i-th series: a palette, then golden-angle hues. */
@@ -296,6 +311,7 @@ export class Chart {
     });
     let ext = extent(arrays) ?? [0, 1];
     if (this.stacked) ext = [Math.min(0, ext[0]), Math.max(0, ext[1])];
+    ext = padDomain(ext);
     const yTicks = niceTicks(ext[0], ext[1], Math.max(2, Math.floor((this.h - PAD.top - PAD.bottom) / 40)));
     const labels = yTicks.ticks.map((v) => formatSI(v, 4, yTicks.step));
     const left = Math.ceil(Math.max(...labels.map((l) => ctx.measureText(l).width))) + 12;
@@ -329,7 +345,11 @@ export class Chart {
       const x = Math.round(sx(t)) + 0.5;
       ctx.moveTo(x, plot.y);
       ctx.lineTo(x, plot.y + plot.h);
-      ctx.fillText(formatTimeTick(t, xTicks.step, this.utc), x, plot.y + plot.h + 6);
+      // A label centred on a tick at the plot's right end would be cut off
+      // by the canvas edge: keep it inside.
+      const label = formatTimeTick(t, xTicks.step, this.utc);
+      const half = ctx.measureText(label).width / 2;
+      ctx.fillText(label, Math.max(half, Math.min(this.w - half - 1, x)), plot.y + plot.h + 6);
     }
     ctx.stroke();
 

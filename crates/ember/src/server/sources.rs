@@ -413,6 +413,18 @@ impl ws::StatusSource for Sources {
     }
 }
 
+/// The head's chunk count, from its `prometheus_tsdb_head_chunks` gauge.
+fn head_chunks(head: &Head) -> i64 {
+    head.metric_families()
+        .into_iter()
+        .find(|f| f.name == "prometheus_tsdb_head_chunks")
+        .and_then(|f| f.metrics.into_iter().next())
+        .map_or(0, |m| match m.value {
+            expfmt::MetricValue::Gauge(v) => v as i64,
+            _ => 0,
+        })
+}
+
 impl ws::TsdbStatsSource for Sources {
     fn stats(&self, limit: usize) -> Result<ws::TsdbStatus, String> {
         let head = self.head.get().ok_or("storage is not open yet")?;
@@ -420,7 +432,7 @@ impl ws::TsdbStatsSource for Sources {
         Ok(ws::TsdbStatus {
             num_series: s.num_series,
             num_label_pairs: s.num_label_pairs as i64,
-            chunk_count: 0,
+            chunk_count: head_chunks(head),
             min_time: s.min_time.unwrap_or(i64::MAX),
             max_time: s.max_time.unwrap_or(i64::MIN),
             series_count_by_metric_name: s.series_count_by_metric_name,

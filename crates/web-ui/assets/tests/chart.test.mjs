@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { alignSeries, extent, formatTimeTick, nearestIndex, niceStep, niceTicks, seriesColor, stackSeries, timeTicks } from '../chart.js';
+import { alignSeries, extent, formatTimeTick, nearestIndex, niceStep, niceTicks, padDomain, seriesColor, stackSeries, timeTicks } from '../chart.js';
 
 test('nice steps are 1, 2 or 5 times a power of ten', () => {
   assert.equal(niceStep(0.7), 1);
@@ -115,4 +115,15 @@ test('aligning 1000 series × 240 points is fast', () => {
   stackSeries(a.series);
   assert.ok(performance.now() - t0 < 500);
   assert.equal(a.series[999].values.length, 240);
+});
+
+test('the value domain is padded so extreme series leave the plot edges', () => {
+  assert.deepEqual(padDomain([1, 3]), [0.9, 3.1]);
+  const t = niceTicks(...padDomain([1, 3]), 5);
+  assert.ok(t.lo < 1 && t.hi > 3, `ticks ${t.lo}..${t.hi} should leave room around 1..3`);
+  assert.deepEqual(padDomain([0, 1]), [0, 1.05], 'a zero baseline stays');
+  assert.deepEqual(padDomain([0.01, 1]), [0, 1.0495], 'no dip below zero for positive data');
+  assert.deepEqual(padDomain([-1, 0]), [-1.05, 0], 'a zero top stays');
+  assert.deepEqual(padDomain([-10, 10]), [-11, 11]);
+  assert.deepEqual(padDomain([5, 5]), [5, 5], 'flat extents are left to niceTicks');
 });
