@@ -283,3 +283,45 @@ fn vanished_series_and_removed_targets_go_stale() {
     });
     assert!(sigterm(&mut server).success());
 }
+
+/// Under `--web.external-url=http://…/prom/`, everything is served below
+/// `/prom` (API, health, UI with the prefix in its base), `/` redirects
+/// there, and the embedded default scrapes `/prom/metrics`.
+#[test]
+fn serves_under_the_external_url_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .arg("server")
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--web.external-url=http://127.0.0.1:{port}/prom/"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("ember.log")).unwrap())
+        .spawn()
+        .expect("start ember server");
+    let mut server = Server { child };
+    wait_for("/prom/-/ready", dir, || {
+        get(port, "/prom/-/ready").is_some_and(|(s, _)| s == 200)
+    });
+    let (status, body) = get(port, "/prom/query").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("/prom"), "the UI page carries the prefix");
+    assert_eq!(get(port, "/").map(|(s, _)| s), Some(302));
+    assert_eq!(
+        get(port, "/api/v1/query?query=1").map(|(s, _)| s),
+        Some(404),
+        "no API outside the prefix"
+    );
+    let path = |q: &str| format!("/prom/api/v1/query?query={}", encode(q));
+    wait_for("the embedded default to scrape /prom/metrics", dir, || {
+        get(port, &path("up")).is_some_and(|(s, b)| s == 200 && scalar_result(&b) == Some(1.0))
+    });
+    assert!(sigterm(&mut server).success());
+}

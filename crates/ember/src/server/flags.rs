@@ -34,6 +34,11 @@ pub(crate) struct Flags {
     #[arg(long = "web.external-url")]
     pub(crate) external_url: Option<String>,
 
+    /// Prefix for the internal routes of web endpoints. Defaults to the path of
+    /// --web.external-url.
+    #[arg(long = "web.route-prefix")]
+    pub(crate) route_prefix: Option<String>,
+
     /// Base path for metrics storage.
     #[arg(long = "storage.tsdb.path", default_value = "data/")]
     pub(crate) tsdb_path: PathBuf,
@@ -85,7 +90,7 @@ fn parse_bytes(s: &str) -> Result<ByteSize, String> {
 
 /// The configuration used when no file is given and `prometheus.yml` is not
 /// in the working directory: Ember scrapes its own `/metrics`.
-pub(crate) fn default_config(listen: SocketAddr) -> String {
+pub(crate) fn default_config(listen: SocketAddr, route_prefix: &str) -> String {
     let host = if listen.ip().is_unspecified() {
         "localhost".to_string()
     } else {
@@ -94,7 +99,52 @@ pub(crate) fn default_config(listen: SocketAddr) -> String {
     format!(
         "# Embedded default: Ember scrapes itself.\n\
          global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
-         scrape_configs:\n  - job_name: ember\n    static_configs:\n      - targets: ['{host}:{port}']\n",
+         scrape_configs:\n  - job_name: ember\n    metrics_path: {route_prefix}/metrics\n    static_configs:\n      - targets: ['{host}:{port}']\n",
         port = listen.port()
     )
+}
+
+/// The path part of `--web.external-url` (`http://host/prom/` → `/prom`).
+pub(crate) fn external_path(external_url: Option<&str>) -> String {
+    external_url
+        .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+        .map(|p| normalize_prefix(&p))
+        .unwrap_or_default()
+}
+
+/// `""` for the root, else `/a/b` (leading slash, no trailing slash).
+pub(crate) fn normalize_prefix(p: &str) -> String {
+    let t = p.trim_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
+}
+
+/// The prefix routes are served under: `--web.route-prefix`, else the path
+/// of `--web.external-url`, as Prometheus does.
+pub(crate) fn route_prefix(flags: &Flags) -> String {
+    match &flags.route_prefix {
+        Some(p) => normalize_prefix(p),
+        None => external_path(flags.external_url.as_deref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(
+            external_path(Some("http://example.com:9090/prom/")),
+            "/prom"
+        );
+        assert_eq!(external_path(Some("http://example.com")), "");
+        assert_eq!(external_path(None), "");
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix("a/b/"), "/a/b");
+    }
 }

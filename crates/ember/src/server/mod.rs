@@ -78,7 +78,10 @@ impl ConfigSource {
             None if Path::new("prometheus.yml").exists() => {
                 ConfigSource::File("prometheus.yml".into())
             }
-            None => ConfigSource::Embedded(flags::default_config(flags.listen_address)),
+            None => ConfigSource::Embedded(flags::default_config(
+                flags.listen_address,
+                &flags::route_prefix(flags),
+            )),
         }
     }
 
@@ -137,13 +140,28 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     api.lifecycle = Some(sources.clone());
     api.remote_write = flags.enable_remote_write_receiver;
     api.appendable = Some(late_head.clone());
-    let external_path = flags
-        .external_url
-        .as_deref()
-        .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
-        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
-        .unwrap_or_default();
-    let app = web::router(api).merge(web::ui::router(&external_path));
+    // Routes live under the route prefix; the UI's links use the path the
+    // browser sees (the external URL's path), which is the prefix by default.
+    let prefix = flags::route_prefix(&flags);
+    let external_path = match &flags.external_url {
+        Some(u) => flags::external_path(Some(u)),
+        None => prefix.clone(),
+    };
+    let routes = web::router(api).merge(web::ui::router(&external_path));
+    let app = if prefix.is_empty() {
+        routes
+    } else {
+        let target = format!("{prefix}/");
+        axum::Router::new().nest(&prefix, routes).route(
+            "/",
+            axum::routing::get(move || async move {
+                (
+                    axum::http::StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, target)],
+                )
+            }),
+        )
+    };
     let listener = tokio::net::TcpListener::bind(flags.listen_address)
         .await
         .with_context(|| format!("listen on {}", flags.listen_address))?;
