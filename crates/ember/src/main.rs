@@ -20,6 +20,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at startup and consumed at once: size does not matter here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the Prometheus-compatible server: scraping, storage, PromQL, HTTP API and UI.
