@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Synthetic scrape fleet for the side-by-side benchmark (bench/run.py).
+
+One process serves N targets on N consecutive loopback ports (127.0.0.1 only).
+Every target exposes the same shape of metrics (counters, gauges, one classic
+histogram, an info metric) with realistic label sets; values change on every
+scrape (each target keeps its own scrape counter `g`, so every scraper sees the
+same deterministic sequence). The exposition is text format 0.0.4.
+
+Series per target = 40 * handlers + 1:
+  fleet_http_requests_total{handler,method,code}              counter   8 / handler
+  fleet_http_request_duration_seconds_bucket{handler,method,le} + _sum + _count
+                                                     classic histogram 26 / handler
+  fleet_inflight_requests{handler}                             gauge     1 / handler
+  fleet_cache_bytes{handler,cache}                             gauge     5 / handler
+  fleet_build_info{version,zone,service}                       info      1 / target
+
+The process exits by itself after --max-seconds (every load loop is bounded).
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+
+METHODS = ("GET", "POST")
+CODES = ("200", "404", "500", "503")
+BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf")
+CACHES = ("users", "sessions", "objects", "pages", "tokens")
+RESOURCES = ("users", "orders", "items", "carts", "payments", "invoices", "sessions",
+             "products", "reviews", "search", "accounts", "shipments", "coupons", "events")
+
+
+def series_per_target(handlers):
+    return 40 * handlers + 1
+
+
+def handler_names(n):
+    out = []
+    i = 0
+    while len(out) < n:
+        r = RESOURCES[i % len(RESOURCES)]
+        v = 1 + (i // len(RESOURCES)) % 3
+        k = i // (len(RESOURCES) * 3)
+        suffix = "" if k == 0 else f"/sub{k}"
+        out.append(f"/api/v{v}/{r}{suffix}")
+        out.append(f"/api/v{v}/{r}/{{id}}{suffix}")
+        i += 1
+    return out[:n]
+
+
+class Target:
+    """Pre-rendered series prefixes; only values are formatted per scrape."""
+
+    def __init__(self, idx, handlers):
+        self.idx = idx
+        self.g = 0
+        self.counter_prefix = []   # (prefix bytes, base, rate)
+        self.gauge_prefix = []     # (prefix, base)
+        self.hist = []             # per (handler, method): list of bucket prefixes, sum prefix, count prefix, scale
+        hs = handler_names(handlers)
+        lines_hdr = []
+        for h in hs:
+            for m in METHODS:
+                for ci, c in enumerate(CODES):
+                    p = f'fleet_http_requests_total{{handler="{h}",method="{m}",code="{c}"}} '
+                    w = (1000, 40, 7, 2)[ci]
+                    self.counter_prefix.append((p, (idx * 7919 + len(self.counter_prefix) * 104729) % 100000, w + len(self.counter_prefix) % 13))
+        for hi, h in enumerate(hs):
+            for m in METHODS:
+                bs = [f'fleet_http_request_duration_seconds_bucket{{handler="{h}",method="{m}",le="{le}"}} ' for le in BUCKETS]
+                s = f'fleet_http_request_duration_seconds_sum{{handler="{h}",method="{m}"}} '
+                c = f'fleet_http_request_duration_seconds_count{{handler="{h}",method="{m}"}} '
+                self.hist.append((bs, s, c, 50 + (hi * 31 + idx) % 200))
+        for hi, h in enumerate(hs):
+            self.gauge_prefix.append((f'fleet_inflight_requests{{handler="{h}"}} ', hi % 17))
+            for cache in CACHES:
+                self.gauge_prefix.append((f'fleet_cache_bytes{{handler="{h}",cache="{cache}"}} ', ((idx + 1) * (hi + 3) * 65536) % 500000000))
+        self.header = (
+            "# HELP fleet_http_requests_total Requests served.\n# TYPE fleet_http_requests_total counter\n"
+        )
+        zone = "abc"[idx % 3]
+        self.info = (
+            "# HELP fleet_build_info Build information.\n# TYPE fleet_build_info gauge\n"
+            f'fleet_build_info{{version="1.{idx % 7}.{idx % 3}",zone="eu-west-1{zone}",service="svc-{idx % 20}"}} 1\n'
+        )
+        del lines_hdr
+
+    def render(self):
+        g = self.g
+        self.g += 1
+        out = [self.header]
+        out.extend([f"{p}{b + g * r}\n" for p, b, r in self.counter_prefix])
+        out.append("# HELP fleet_http_request_duration_seconds Request latency.\n"
+                   "# TYPE fleet_http_request_duration_seconds histogram\n")
+        # cumulative bucket shares (per mille), non-decreasing in le
+        shares = (50, 120, 260, 430, 610, 790, 900, 960, 990, 998, 1000)
+        for bs, s, c, scale in self.hist:
+            total = scale * g + scale
+            for bp, sh in zip(bs, shares):
+                out.append(f"{bp}{total * sh // 1000}\n")
+            out.append(f"{s}{total * 0.137:.3f}\n")
+            out.append(f"{c}{total}\n")
+        out.append("# HELP fleet_inflight_requests In-flight requests.\n# TYPE fleet_inflight_requests gauge\n")
+        gp = self.gauge_prefix
+        out.extend([f"{p}{(b + g * 7 + i) % 100}\n" if p.startswith("fleet_inflight") else f"{p}{b + ((g * 4099 + i * 131) % 65536) * 1024}\n"
+                    for i, (p, b) in enumerate(gp)])
+        out.append(self.info)
+        return "".join(out).encode()
+
+
+async def serve_target(target, reader, writer, stats):
+    try:
+        while True:
+            # read request head (bounded)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=120)
+            if len(head) > 65536:
+                break
+            first = head.split(b"\r\n", 1)[0]
+            close = b"connection: close" in head.lower()
+            if not first.startswith(b"GET "):
+                writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            else:
+                t0 = time.process_time()
+                body = target.render()
+                stats["cpu"] += time.process_time() - t0
+                stats["scrapes"] += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+                writer.write(body)
+            await writer.drain()
+            if close:
+                break
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
+            ConnectionError, OSError):
+        pass
+    finally:
+        try:
+            writer.close()
+        except Exception:
+            pass
+
+
+async def main_async(args):
+    targets = [Target(i, args.handlers) for i in range(args.targets)]
+    stats = {"cpu": 0.0, "scrapes": 0}
+    servers = []
+    for i, t in enumerate(targets):
+        port = args.base_port + i
+        srv = await asyncio.start_server(
+            lambda r, w, t=t: serve_target(t, r, w, stats), "127.0.0.1", port, backlog=64)
+        servers.append(srv)
+    sys.stdout.write(f"ready {args.targets} targets x {series_per_target(args.handlers)} series "
+                     f"on 127.0.0.1:{args.base_port}-{args.base_port + args.targets - 1}\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for s in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(s, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=args.max_seconds)
+    except asyncio.TimeoutError:
+        pass
+    for srv in servers:
+        srv.close()
+    sys.stderr.write(f"fleet: {stats['scrapes']} scrapes served, render cpu {stats['cpu']:.1f}s\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", type=int, default=50)
+    ap.add_argument("--handlers", type=int, default=50, help="series per target = 40*handlers+1")
+    ap.add_argument("--base-port", type=int, default=41000)
+    ap.add_argument("--max-seconds", type=float, default=3600, help="exit after this long")
+    ap.add_argument("--selftest", action="store_true", help="time rendering one round and exit")
+    args = ap.parse_args()
+    if args.selftest:
+        targets = [Target(i, args.handlers) for i in range(args.targets)]
+        t0 = time.process_time()
+        n = sum(len(t.render()) for t in targets)
+        dt = time.process_time() - t0
+        lines = args.targets * series_per_target(args.handlers)
+        print(f"one round: {lines} series, {n / 1e6:.1f} MB, {dt:.3f} s cpu ({dt / lines * 1e6:.2f} us/series)")
+        return
+    if hasattr(os, "sched_setaffinity"):
+        pass
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
