@@ -3,8 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use expfmt::family::{Counter, Metric, MetricFamily, MetricValue};
-use model::MetricType;
+use expfmt::family::MetricFamily;
 
 /// Counters of the scrape side.
 #[derive(Debug, Default)]
@@ -32,19 +31,8 @@ pub(crate) fn inc(c: &AtomicU64, n: u64) {
 impl Metrics {
     /// The metrics as families, sorted by name.
     pub fn families(&self) -> Vec<MetricFamily> {
-        let counter = |name: &str, help: &str, c: &AtomicU64| MetricFamily {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            unit: String::new(),
-            kind: MetricType::Counter,
-            metrics: vec![Metric {
-                labels: Vec::new(),
-                value: MetricValue::Counter(Counter {
-                    value: c.load(Ordering::Relaxed) as f64,
-                    ..Counter::default()
-                }),
-                timestamp_ms: None,
-            }],
+        let counter = |name: &str, help: &str, c: &AtomicU64| {
+            MetricFamily::counter(name, help, c.load(Ordering::Relaxed) as f64)
         };
         let mut out = vec![
             counter(

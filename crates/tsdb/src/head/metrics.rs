@@ -52,12 +52,7 @@ fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> Met
 }
 
 fn counter(name: &str, help: &str, v: u64) -> MetricFamily {
-    family(
-        name,
-        help,
-        MetricType::Counter,
-        vec![counter_metric(vec![], v)],
-    )
+    MetricFamily::counter(name, help, v as f64)
 }
 
 fn counter_metric(labels: Vec<(String, String)>, v: u64) -> Metric {
@@ -91,16 +86,7 @@ fn typed_counter(name: &str, help: &str, v: &[AtomicU64; 2]) -> MetricFamily {
 }
 
 fn gauge(name: &str, help: &str, v: f64) -> MetricFamily {
-    family(
-        name,
-        help,
-        MetricType::Gauge,
-        vec![Metric {
-            labels: vec![],
-            value: MetricValue::Gauge(v),
-            timestamp_ms: None,
-        }],
-    )
+    MetricFamily::gauge(name, help, v)
 }
 
 impl Head {
