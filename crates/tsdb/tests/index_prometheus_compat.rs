@@ -252,9 +252,15 @@ fn reads_promtool_blocks_and_writes_them_byte_for_byte() {
     }
     use MatchOp::*;
     let cases = [
-        vec![Matcher::equal("__name__", "up"), Matcher::equal("job", "db")],
+        vec![
+            Matcher::equal("__name__", "up"),
+            Matcher::equal("job", "db"),
+        ],
         vec![m(RegexMatch, "instance", "host-0[1-3].*")],
-        vec![m(RegexMatch, "code", "404|500"), m(RegexNoMatch, "path", "/api")],
+        vec![
+            m(RegexMatch, "code", "404|500"),
+            m(RegexNoMatch, "path", "/api"),
+        ],
         vec![Matcher::not_equal("v", "")],
         vec![Matcher::equal("a", "")],
         vec![m(RegexMatch, "__name__", ".*")],

@@ -189,7 +189,6 @@ impl<'a> Dec<'a> {
             _ => self.fail(at, "string runs past the end"),
         }
     }
-
 }
 
 /// A postings cursor over an on-disk list: `4 * n` bytes of big-endian

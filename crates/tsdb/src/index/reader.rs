@@ -96,7 +96,11 @@ fn section<'a>(
     limit: usize,
 ) -> Result<Dec<'a>, Error> {
     let limit = limit.min(b.len());
-    let Some(lb) = off.checked_add(4).filter(|&e| e <= limit).map(|e| &b[off..e]) else {
+    let Some(lb) = off
+        .checked_add(4)
+        .filter(|&e| e <= limit)
+        .map(|e| &b[off..e])
+    else {
         return Err(corrupt(
             path,
             name,
@@ -247,7 +251,9 @@ impl IndexReader {
                 return None;
             }
             left -= 1;
-            let r = d.uvarint_str().map_err(|e| e.into_error(&self.path, SYMBOLS));
+            let r = d
+                .uvarint_str()
+                .map_err(|e| e.into_error(&self.path, SYMBOLS));
             if r.is_err() {
                 left = 0;
             }
@@ -275,7 +281,8 @@ impl IndexReader {
             d.uvarint_bytes()
                 .map_err(|e| e.into_error(&self.path, SYMBOLS))?;
         }
-        d.uvarint_str().map_err(|e| e.into_error(&self.path, SYMBOLS))
+        d.uvarint_str()
+            .map_err(|e| e.into_error(&self.path, SYMBOLS))
     }
 
     /// Every label name, sorted, without the all-postings `""`.
@@ -541,9 +548,7 @@ impl<'a> PostingsSource<'a> for Source<'a> {
     fn all(&self) -> Result<BoxPostings<'a>, Error> {
         match self.0.all {
             None => Ok(Box::new(EmptyPostings)),
-            Some(off) => Ok(Box::new(BigEndianPostings::new(
-                self.0.postings_list(off)?,
-            ))),
+            Some(off) => Ok(Box::new(BigEndianPostings::new(self.0.postings_list(off)?))),
         }
     }
 
@@ -621,7 +626,9 @@ fn read_toc(path: &Path, b: &[u8], toc_start: usize) -> Result<Toc, Error> {
                 path,
                 TOC,
                 toc_start + i * 8,
-                format!("section offset {r} outside the file's sections [{HEADER_LEN}, {toc_start}]"),
+                format!(
+                    "section offset {r} outside the file's sections [{HEADER_LEN}, {toc_start}]"
+                ),
             ));
         }
     }

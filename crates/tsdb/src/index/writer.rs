@@ -243,7 +243,10 @@ impl IndexWriter {
         put_uvarint(&mut body, chunks.len() as u64);
         if let Some((first, rest)) = chunks.split_first() {
             put_varint(&mut body, first.min_time);
-            put_uvarint(&mut body, first.max_time.wrapping_sub(first.min_time) as u64);
+            put_uvarint(
+                &mut body,
+                first.max_time.wrapping_sub(first.min_time) as u64,
+            );
             put_uvarint(&mut body, first.chunk_ref);
             let mut t0 = first.max_time;
             let mut ref0 = first.chunk_ref;
