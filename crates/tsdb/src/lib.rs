@@ -11,11 +11,15 @@
 //! nothing of scraping, PromQL or HTTP; it is reached through the `storage`
 //! seams.
 
+pub mod block;
 pub mod chunkenc;
 pub mod chunks;
+pub mod compact;
+pub mod db;
 pub mod head;
 pub mod index;
 pub mod record;
 pub mod wal;
 
+pub use db::{Db, DbOptions};
 pub use head::{Head, HeadOptions};

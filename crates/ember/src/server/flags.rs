@@ -51,6 +51,14 @@ pub(crate) struct Flags {
     #[arg(long = "storage.tsdb.retention.size", value_parser = parse_bytes)]
     pub(crate) retention_size: Option<ByteSize>,
 
+    /// Minimum duration of a data block before being persisted (Prometheus's hidden flag).
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
+    pub(crate) min_block_duration: Duration,
+
+    /// Maximum duration compacted blocks may span (default: 10% of the retention time, at most 31d).
+    #[arg(long = "storage.tsdb.max-block-duration", value_parser = parse_duration, hide = true)]
+    pub(crate) max_block_duration: Option<Duration>,
+
     /// Compress the WAL with snappy.
     #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) wal_compression: bool,

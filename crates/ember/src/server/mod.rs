@@ -1,9 +1,11 @@
 //! `ember server`: the Prometheus server.
 //!
 //! Wires the components in order: configuration → HTTP (answering 503 on
-//! `/-/ready` and the API until storage is open) → TSDB head (WAL replay) →
-//! discovery and scraping → ready. Stops in reverse on SIGTERM/SIGINT or
-//! `/-/quit`: HTTP, scraping, then the head (closing the WAL). SIGHUP and
+//! `/-/ready` and the API until storage is open) → TSDB (blocks, then the
+//! head's WAL replay) → discovery and scraping → ready; a background task
+//! compacts the head into blocks and applies retention every minute. Stops
+//! in reverse on SIGTERM/SIGINT or `/-/quit`: HTTP, scraping, compaction,
+//! then the head (closing the WAL). SIGHUP and
 //! `/-/reload` re-read the configuration; a bad one is refused and the
 //! running one stays.
 
@@ -19,15 +21,21 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::watch;
-use tsdb::head::{Head, HeadOptions};
+use tsdb::head::HeadOptions;
+use tsdb::{Db, DbOptions};
 
 pub(crate) use flags::Flags;
-use sources::{LateHead, Reloader, Sources};
+use sources::{LateDb, Reloader, Sources};
 
-/// How often the head drops data older than the retention.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the database checks for compaction and retention
+/// (Prometheus: every minute).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(60);
 /// Default retention when no flag sets one (Prometheus's 15d).
 const DEFAULT_RETENTION_MS: u64 = 15 * 24 * 3600 * 1000;
+/// How long shutdown waits for a running compaction to release storage.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(60);
+/// Largest block: 31d (Prometheus caps 10% of the retention there).
+const MAX_BLOCK_DURATION_MS: u64 = 31 * 24 * 3600 * 1000;
 
 /// Runs the server until it is told to stop.
 pub(crate) fn run(flags: Flags) -> ExitCode {
@@ -109,7 +117,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     }
 
     let ready = Arc::new(AtomicBool::new(false));
-    let late_head = Arc::new(LateHead::default());
+    let late_head = Arc::new(LateDb::default());
     let (quit_tx, mut quit_rx) = watch::channel(false);
     let sources = Arc::new(Sources::new(
         flags.clone(),
@@ -140,6 +148,9 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     api.lifecycle = Some(sources.clone());
     api.remote_write = flags.enable_remote_write_receiver;
     api.appendable = Some(late_head.clone());
+    if flags.enable_admin_api {
+        api.admin = Some(sources.clone());
+    }
     // Routes live under the route prefix; the UI's links use the path the
     // browser sees (the external URL's path), which is the prefix by default.
     let prefix = flags::route_prefix(&flags);
@@ -176,28 +187,21 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     });
 
     // Storage.
-    let head_opts = HeadOptions {
-        wal_compression: if flags.wal_compression {
-            tsdb::wal::Compression::Snappy
-        } else {
-            tsdb::wal::Compression::None
-        },
-        ..HeadOptions::default()
-    };
+    let db_opts = db_options(&flags);
     let dir = flags.tsdb_path.clone();
     let started = std::time::Instant::now();
-    let head = tokio::task::spawn_blocking(move || Head::open(&dir, head_opts))
+    let db = tokio::task::spawn_blocking(move || Db::open(&dir, db_opts))
         .await
         .context("open storage")?
         .with_context(|| format!("open storage at {}", flags.tsdb_path.display()))?;
-    let head = Arc::new(head);
-    late_head.set(head.clone());
-    tracing::info!(series = head.num_series(), elapsed = ?started.elapsed(), "storage ready");
+    let db = Arc::new(db);
+    late_head.set(db.clone());
+    tracing::info!(series = db.head().num_series(), blocks = db.blocks().len(), elapsed = ?started.elapsed(), "storage ready");
 
     // Discovery and scraping.
     let hostname = sources::hostname();
     let scrape = Arc::new(scrape::Manager::new(
-        head.clone(),
+        db.clone(),
         scrape::Options {
             offset_seed: scrape::Options::offset_seed(&cfg.global.external_labels, &hostname),
             user_agent: format!("Ember/{}", env!("CARGO_PKG_VERSION")),
@@ -221,19 +225,18 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     ready.store(true, Ordering::Release);
     tracing::info!("server is ready to receive web requests");
 
-    // Retention.
-    let retention = flags
-        .retention_time
-        .map_or(DEFAULT_RETENTION_MS, |d| d.as_millis());
-    let retention_head = head.clone();
-    let retention_task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+    // Compaction and retention, off the async runtime.
+    let compact_db = db.clone();
+    let compaction_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let h = retention_head.clone();
-            let mint = web::now_ms() - retention as i64;
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || h.truncate(mint)).await {
-                tracing::error!(err = %e, "apply retention");
+            let db = compact_db.clone();
+            match tokio::task::spawn_blocking(move || db.compact()).await {
+                Ok(Err(e)) => tracing::error!(err = %e, "compaction failed"),
+                Err(e) => tracing::error!(err = %e, "compaction task failed"),
+                Ok(Ok(_)) => {}
             }
         }
     });
@@ -257,8 +260,8 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     use web::sources::Lifecycle as _;
     sources.quit();
     let _ = http.await;
-    retention_task.abort();
-    let _ = retention_task.await;
+    compaction_task.abort();
+    let _ = compaction_task.await;
     scrape.stop().await;
     scrape_run.abort();
     let _ = scrape_run.await;
@@ -266,14 +269,62 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     drop(scrape);
     drop(sources);
     drop(late_head);
-    match Arc::try_unwrap(head) {
-        Ok(head) => tokio::task::spawn_blocking(move || head.close())
+    // A compaction under way holds the database until it finishes.
+    let db = {
+        let mut db = db;
+        let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+        loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => break Some(db),
+                Err(shared) if std::time::Instant::now() < deadline => {
+                    db = shared;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(_) => break None,
+            }
+        }
+    };
+    match db {
+        Some(db) => tokio::task::spawn_blocking(move || db.close())
             .await?
             .context("close storage")?,
-        Err(_) => tracing::warn!(
+        None => tracing::warn!(
             "storage still in use at shutdown; its WAL is closed when the process exits"
         ),
     }
     tracing::info!("see you next time");
     Ok(())
+}
+
+/// The database's options from the flags.
+fn db_options(flags: &Flags) -> DbOptions {
+    // As Prometheus: 15d when neither limit is given; a size limit alone
+    // keeps data of any age.
+    let retention = match (flags.retention_time, flags.retention_size) {
+        (Some(d), _) => d.as_millis(),
+        (None, Some(_)) => 0,
+        (None, None) => DEFAULT_RETENTION_MS,
+    };
+    let max_block = flags.max_block_duration.map_or_else(
+        || match retention / 10 {
+            0 => MAX_BLOCK_DURATION_MS,
+            r => r.min(MAX_BLOCK_DURATION_MS),
+        },
+        |d| d.as_millis(),
+    );
+    DbOptions {
+        head: HeadOptions {
+            chunk_range: flags.min_block_duration.as_millis() as i64,
+            wal_compression: if flags.wal_compression {
+                tsdb::wal::Compression::Snappy
+            } else {
+                tsdb::wal::Compression::None
+            },
+            ..HeadOptions::default()
+        },
+        retention_duration: retention as i64,
+        retention_size: flags.retention_size.map_or(0, |b| b.0.max(0) as u64),
+        max_block_duration: max_block as i64,
+        overlapping_compaction: true,
+    }
 }

@@ -756,7 +756,7 @@ fn read_postings_table(
         match names.last_mut() {
             Some(n) if *n.name == *name => {
                 k += 1;
-                if k % SAMPLE_EVERY == 0 {
+                if k.is_multiple_of(SAMPLE_EVERY) {
                     n.samples.push((value.into(), at));
                 }
                 n.end = d.offset();
