@@ -18,8 +18,9 @@
 //! any step leaves a directory that opens with nothing lost.
 //!
 //! Deletion of series ([`Db::delete`]) writes tombstones into the blocks
-//! and keeps head tombstones (by series labels) that queries and the next
-//! head compaction apply.
+//! and, for the head, logs a tombstones record to the WAL and keeps the
+//! intervals (by series labels) that queries and the next head compaction
+//! apply; replay restores them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,12 +29,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use expfmt::MetricFamily;
-use model::Labels;
 use model::matcher::Matcher;
+use model::{Labels, Timestamp};
 use storage::query::{BoxedSeries, Warnings};
 use storage::{
-    Appendable, Appender, LabelHints, MergeQuerier, Querier, Queryable, SelectHints, Series,
-    SeriesSet, StorageError,
+    Appendable, Appender, LabelHints, MergeQuerier, Querier, Queryable, SelectHints, SeriesSet,
+    StorageError,
 };
 
 use crate::block::tombstones::{Interval, add_interval, is_deleted};
@@ -41,6 +42,7 @@ use crate::block::{self, Block, BlockMeta, TMP_FOR_CREATION, TMP_FOR_DELETION, U
 use crate::chunkenc::range_for_timestamp;
 use crate::compact;
 use crate::head::{self, Head, HeadOptions};
+use crate::record::{HeadSeriesRef, RefTombstone};
 
 /// Default minimum block duration (the head's chunk range): 2h.
 pub const DEFAULT_BLOCK_DURATION: i64 = 2 * 3600 * 1000;
@@ -202,6 +204,19 @@ impl Db {
         {
             let _g = lock(&db.cmtx);
             db.reload_locked()?;
+        }
+        // Deletions logged to the WAL before the restart.
+        {
+            let mut del = db.head_deleted.write().unwrap_or_else(|p| p.into_inner());
+            for (labels, t) in db.head.take_replayed_tombstones() {
+                add_interval(
+                    del.entry(labels).or_default(),
+                    Interval {
+                        mint: t.mint.0,
+                        maxt: t.maxt.0,
+                    },
+                );
+            }
         }
         // Samples already in blocks leave the head (Prometheus sets the
         // head's minimum valid time to the last block's end).
@@ -483,15 +498,23 @@ impl Db {
         for b in self.blocks().iter() {
             b.delete(mint, maxt, matchers)?;
         }
-        let series = self.head.select_series(mint, maxt, false, 0, matchers);
-        if !series.is_empty() {
-            let mut del = self.head_deleted.write().unwrap_or_else(|p| p.into_inner());
-            for s in series {
-                add_interval(
-                    del.entry(s.labels().clone()).or_default(),
-                    Interval { mint, maxt },
-                );
-            }
+        let series = self.head.matching_series(matchers);
+        if series.is_empty() {
+            return Ok(());
+        }
+        // Logged first: once this returns the deletion survives a crash.
+        let stones: Vec<RefTombstone> = series
+            .iter()
+            .map(|(r, _)| RefTombstone {
+                series: HeadSeriesRef(*r),
+                mint: Timestamp(mint),
+                maxt: Timestamp(maxt),
+            })
+            .collect();
+        self.head.log_tombstones(&stones)?;
+        let mut del = self.head_deleted.write().unwrap_or_else(|p| p.into_inner());
+        for (_, labels) in series {
+            add_interval(del.entry(labels).or_default(), Interval { mint, maxt });
         }
         Ok(())
     }

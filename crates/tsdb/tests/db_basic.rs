@@ -190,3 +190,24 @@ fn snapshot_links_blocks_and_head() {
         expected(3, 0, 5 * H, 600_000)
     );
 }
+
+#[test]
+fn head_deletions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 3, 0, H, 60_000);
+    let m = vec![Matcher::new(MatchOp::Equal, "i", "0").unwrap()];
+    db.delete(10 * 60_000, 20 * 60_000, &m).unwrap();
+    let after_delete = dump(&db, 0, H, &all());
+    assert_eq!(after_delete[0].1.len(), 60 - 11);
+    // No compaction, no clean shutdown beyond dropping: the WAL has it.
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&db, 0, H, &all()), after_delete);
+    // And blocks cut later leave the deleted samples out.
+    fill(&db, 3, H, 5 * H, 60_000);
+    db.compact().unwrap();
+    assert!(!db.blocks().is_empty());
+    let got = dump(&db, 0, 5 * H, &m);
+    assert_eq!(got[0].1.len(), 300 - 11);
+}
