@@ -270,7 +270,7 @@ fn reader(
     while !stop.load(Ordering::Relaxed) {
         let q = encode(QUERIES[i % QUERIES.len()]);
         let now = now_ms() as f64 / 1000.0;
-        let path = if i % 2 == 0 {
+        let path = if i.is_multiple_of(2) {
             format!("/api/v1/query?query={q}")
         } else {
             format!(
