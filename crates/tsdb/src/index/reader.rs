@@ -646,7 +646,7 @@ fn read_symbols(path: &Path, b: &[u8], off: usize, limit: usize) -> Result<Symbo
     let mut prev: Option<&str> = None;
     for i in 0..count as usize {
         let at = d.offset();
-        if i % SAMPLE_EVERY == 0 {
+        if i.is_multiple_of(SAMPLE_EVERY) {
             samples.push(at);
         }
         let s = d.uvarint_str().map_err(err)?;
@@ -756,7 +756,7 @@ fn read_postings_table(
         match names.last_mut() {
             Some(n) if *n.name == *name => {
                 k += 1;
-                if k % SAMPLE_EVERY == 0 {
+                if k.is_multiple_of(SAMPLE_EVERY) {
                     n.samples.push((value.into(), at));
                 }
                 n.end = d.offset();
