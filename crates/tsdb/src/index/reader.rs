@@ -387,8 +387,24 @@ impl IndexReader {
                 ),
             ));
         }
-        d.bytes(n * 4)
-            .map_err(|e| e.into_error(&self.path, POSTINGS))
+        let list = d
+            .bytes(n * 4)
+            .map_err(|e| e.into_error(&self.path, POSTINGS))?;
+        // Cursors binary-search the list: it must be strictly ascending.
+        let mut prev: Option<u32> = None;
+        for (i, c) in list.chunks_exact(4).enumerate() {
+            let v = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+            if prev.is_some_and(|p| p >= v) {
+                return Err(corrupt(
+                    &self.path,
+                    POSTINGS,
+                    at + 8 + i * 4,
+                    format!("series reference {v} is not above the previous one"),
+                ));
+            }
+            prev = Some(v);
+        }
+        Ok(list)
     }
 
     /// The series carrying `name="value"`, ascending; `("", "")` is every
