@@ -19,7 +19,9 @@
 //! (`/series`, `/labels`, `/label/<name>/values`, `/query_exemplars`),
 //! `status` (targets, metadata, rules, alerts, `/status/*`), `federate`,
 //! `lifecycle` (`/metrics`, `/-/*`, admin), `api` (envelope, errors,
-//! request plumbing, compression), `histogram` (bucket bounds for JSON).
+//! request plumbing, compression), `histogram` (bucket bounds for JSON),
+//! `webconfig` (`--web.config.file`: parsing and validation) and `serve`
+//! (HTTP or HTTPS with rustls, basic authentication, extra headers).
 
 mod api;
 mod federate;
@@ -30,9 +32,11 @@ mod params;
 mod query;
 mod remote;
 mod series;
+pub mod serve;
 pub mod sources;
 mod status;
 pub mod ui;
+pub mod webconfig;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -42,6 +46,9 @@ use axum::routing::{get, post};
 use model::Labels;
 use promql::Engine;
 use storage::Queryable;
+
+pub use serve::{WebConfigFile, serve};
+pub use webconfig::{WebConfig, WebConfigError};
 
 pub use sources::{
     ActiveTarget, AdminSource, AlertmanagerSource, BuildInfo, DroppedTarget, ExemplarSeries,

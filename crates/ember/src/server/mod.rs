@@ -162,18 +162,18 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
             }),
         )
     };
+    let web_config = match &flags.web_config_file {
+        Some(p) => Some(Arc::new(web::WebConfigFile::open(p)?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(flags.listen_address)
         .await
         .with_context(|| format!("listen on {}", flags.listen_address))?;
     tracing::info!(address = %flags.listen_address, "listening");
     let mut http_quit = quit_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_quit.wait_for(|q| *q).await;
-            })
-            .await
-    });
+    let http = tokio::spawn(web::serve(listener, app, web_config, async move {
+        let _ = http_quit.wait_for(|q| *q).await;
+    }));
 
     // Storage.
     let head_opts = HeadOptions {
