@@ -8,6 +8,7 @@
 //! running one stays.
 
 mod flags;
+mod logging;
 mod process;
 mod sources;
 
@@ -31,7 +32,7 @@ const DEFAULT_RETENTION_MS: u64 = 15 * 24 * 3600 * 1000;
 
 /// Runs the server until it is told to stop.
 pub(crate) fn run(flags: Flags) -> ExitCode {
-    init_logging(&flags.log_level);
+    logging::init(&flags.log_level, &flags.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ember")
@@ -50,18 +51,6 @@ pub(crate) fn run(flags: Flags) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Where the configuration comes from.
