@@ -15,7 +15,8 @@
 //! scraping or rule internals. Query evaluation runs on the blocking pool
 //! behind a semaphore (`--query.max-concurrency`).
 //!
-//! Layout: `query` (`/query`, `/query_range`, `/format_query`), `series`
+//! Layout: `query` (`/query`, `/query_range`, `/format_query`,
+//! `/parse_query`, whose tree is written by `parse_query`), `series`
 //! (`/series`, `/labels`, `/label/<name>/values`, `/query_exemplars`),
 //! `status` (targets, metadata, rules, alerts, `/status/*`), `federate`,
 //! `lifecycle` (`/metrics`, `/-/*`, admin), `api` (envelope, errors,
@@ -29,6 +30,7 @@ mod histogram;
 mod json;
 mod lifecycle;
 mod params;
+mod parse_query;
 mod query;
 mod remote;
 mod series;
@@ -166,6 +168,7 @@ pub fn router(api: Api) -> Router {
         .route("/query", get(query::instant).post(query::instant))
         .route("/query_range", get(query::range).post(query::range))
         .route("/format_query", get(query::format).post(query::format))
+        .route("/parse_query", get(query::parse).post(query::parse))
         .route("/write", post(remote::write))
         .route("/read", post(remote::read))
         .route("/series", get(series::series).post(series::series))

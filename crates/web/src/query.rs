@@ -1,4 +1,5 @@
-//! `/api/v1/query`, `/api/v1/query_range` and `/api/v1/format_query`.
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query` and
+//! `/api/v1/parse_query`.
 //!
 //! Parameters are checked in Prometheus's order (so the first bad one is
 //! the one reported), then the query runs on the blocking pool once a
@@ -37,6 +38,21 @@ pub(crate) async fn format(State(shared): State<Arc<Shared>>, req: Request) -> R
             Ok(e) => {
                 let mut w = Writer::default();
                 w.str(&promql_syntax::pretty(&e));
+                Outcome::data(w.finish())
+            }
+            Err(e) => ApiError::param("query", e).into(),
+        }
+    })
+    .await
+}
+
+/// `GET|POST /api/v1/parse_query` (3.x): the expression's syntax tree.
+pub(crate) async fn parse(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    api::run(shared, req, |shared, req| {
+        match promql_syntax::parse_with(req.form.get("query"), shared.parser()) {
+            Ok(e) => {
+                let mut w = Writer::default();
+                crate::parse_query::translate(&mut w, &e);
                 Outcome::data(w.finish())
             }
             Err(e) => ApiError::param("query", e).into(),
