@@ -41,6 +41,21 @@ impl Default for Limits {
     }
 }
 
+/// The receiver's counters, exposed by the web layer as Prometheus's
+/// `prometheus_api_remote_write_*`.
+#[derive(Debug, Default)]
+pub struct WriteMetrics {
+    /// Samples and histogram samples refused for invalid labels.
+    pub invalid_labels_samples: std::sync::atomic::AtomicU64,
+}
+
+impl WriteMetrics {
+    fn invalid(&self, n: usize) {
+        self.invalid_labels_samples
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// An HTTP answer, independent of the web framework.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {

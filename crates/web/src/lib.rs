@@ -29,6 +29,7 @@ mod federate;
 mod histogram;
 mod json;
 mod lifecycle;
+mod metrics;
 mod params;
 mod parse_query;
 mod query;
@@ -77,6 +78,9 @@ pub struct Options {
     pub clock: fn() -> i64,
     /// Largest request body read, bytes.
     pub max_body_bytes: usize,
+    /// The prefix the binary serves these routes under (`--web.route-prefix`),
+    /// left out of the `handler` label of the HTTP metrics.
+    pub route_prefix: String,
 }
 
 impl Default for Options {
@@ -89,6 +93,7 @@ impl Default for Options {
             app_name: "Prometheus Server".into(),
             clock: now_ms,
             max_body_bytes: 16 << 20,
+            route_prefix: String::new(),
         }
     }
 }
@@ -230,5 +235,9 @@ pub fn router(api: Api) -> Router {
                 .put(lifecycle::quit)
                 .get(lifecycle::post_only),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            metrics::instrument,
+        ))
         .with_state(shared)
 }

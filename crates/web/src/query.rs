@@ -16,6 +16,7 @@ use promql::{CancelToken, Error as EngineError, QueryParams, QueryResult, Value}
 
 use crate::api::{self, ApiError, ErrorType, Outcome, Req, Shared};
 use crate::json::Writer;
+use crate::metrics::Slice;
 use crate::params::{self, Form};
 
 /// Prometheus's resolution guard: points per series of a range query.
@@ -160,9 +161,14 @@ impl Drop for CancelOnDrop {
 }
 
 async fn execute(shared: &Shared, plan: Plan) -> Outcome {
+    let _in_flight = crate::metrics::InFlight::new(&shared.metrics.queries);
+    let queued = std::time::Instant::now();
     let Ok(permit) = shared.slots.clone().acquire_owned().await else {
         return ApiError::new(ErrorType::Internal, "query slots closed").into();
     };
+    shared
+        .metrics
+        .observe_slice(Slice::QueueTime, queued.elapsed().as_secs_f64());
     let cancel = CancelToken::new();
     let _guard = CancelOnDrop(cancel.clone());
     let timed_out = Arc::new(AtomicBool::new(false));
@@ -205,7 +211,14 @@ async fn execute(shared: &Shared, plan: Plan) -> Outcome {
         }
     };
     match result {
-        Ok(res) => success(res, &plan),
+        Ok(res) => {
+            let m = &shared.metrics;
+            m.observe_slice(Slice::PrepareTime, res.stats.prepare_seconds);
+            m.observe_slice(Slice::InnerEval, res.stats.eval_seconds);
+            // The engine returns series in their final order; no sort step.
+            m.observe_slice(Slice::ResultSort, 0.0);
+            success(res, &plan)
+        }
         Err(e) => engine_error(e, timed_out.load(Ordering::Relaxed)).into(),
     }
 }

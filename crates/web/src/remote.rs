@@ -62,6 +62,7 @@ pub(crate) async fn write(State(shared): State<Arc<Shared>>, req: Request) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
+    let metrics = shared.metrics.remote_write.clone();
     let work = tokio::task::spawn_blocking(move || {
         ::remote::handle_write(
             app.as_ref(),
@@ -69,6 +70,7 @@ pub(crate) async fn write(State(shared): State<Arc<Shared>>, req: Request) -> Re
             ce.as_deref(),
             &body,
             &::remote::Limits::default(),
+            &metrics,
         )
     })
     .await;
@@ -83,6 +85,7 @@ pub(crate) async fn read(State(shared): State<Arc<Shared>>, req: Request) -> Res
     if let Some(r) = not_ready(&shared) {
         return r;
     }
+    let _in_flight = crate::metrics::InFlight::new(&shared.metrics.remote_read_queries);
     let limits = ::remote::ReadLimits::default();
     let body = match body(req, limits.max_decompressed_bytes).await {
         Ok(b) => b,

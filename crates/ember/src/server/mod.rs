@@ -132,6 +132,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     // Routes live under the route prefix; the UI's links use the path the
     // browser sees (the external URL's path), which is the prefix by default.
     let prefix = flags::route_prefix(&flags);
+    api.options.route_prefix = prefix.clone();
     let external_path = match &flags.external_url {
         Some(u) => flags::external_path(Some(u)),
         None => prefix.clone(),
