@@ -141,6 +141,9 @@ pub struct Api {
     /// `--web.enable-remote-write-receiver`: `/api/v1/write` answers 404
     /// unless set (and [`Api::appendable`] is given).
     pub remote_write: bool,
+    /// Encodes chunks for remote read's `STREAMED_XOR_CHUNKS`; without it
+    /// only `SAMPLES` is offered.
+    pub chunk_encoder: Option<Arc<dyn ::remote::ChunkEncoder>>,
 }
 
 impl Api {
@@ -162,6 +165,7 @@ impl Api {
             lifecycle: None,
             appendable: None,
             remote_write: false,
+            chunk_encoder: None,
         }
     }
 }

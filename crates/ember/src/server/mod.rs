@@ -7,6 +7,7 @@
 //! `/-/reload` re-read the configuration; a bad one is refused and the
 //! running one stays.
 
+mod chunks;
 mod flags;
 mod logging;
 mod process;
@@ -129,6 +130,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     api.lifecycle = Some(sources.clone());
     api.remote_write = flags.enable_remote_write_receiver;
     api.appendable = Some(late_head.clone());
+    api.chunk_encoder = Some(Arc::new(chunks::TsdbChunkEncoder));
     // Routes live under the route prefix; the UI's links use the path the
     // browser sees (the external URL's path), which is the prefix by default.
     let prefix = flags::route_prefix(&flags);
