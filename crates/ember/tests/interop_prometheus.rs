@@ -655,3 +655,94 @@ fn grafana_prometheus_datasource_calls() {
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["errorType"], "bad_data");
 }
+
+#[test]
+fn prometheus_scrapes_ember_over_https_with_basic_auth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (eport, pport) = (free_port(), free_port());
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("server.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), cert.signing_key.serialize_pem()).unwrap();
+    let hash = bcrypt::hash("scrape-secret", 4).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prom: {hash}\n"
+        ),
+    )
+    .unwrap();
+    // Ember itself does not scrape (its /metrics now needs TLS and a password).
+    let cfg = dir.join("ember.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").unwrap();
+    let log = dir.join("ember.log");
+    let ember = Proc {
+        child: Command::new(env!("CARGO_BIN_EXE_ember"))
+            .arg("server")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--web.config.file={}",
+                dir.join("web.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("ember-data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{eport}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+        log,
+    };
+    let job = |name: &str, password: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n      server_name: localhost\n    basic_auth:\n      username: prom\n      password: {password}\n    static_configs:\n      - targets: ['127.0.0.1:{eport}']\n",
+            ca = dir.join("server.crt").display()
+        )
+    };
+    let prom = start_prometheus(
+        dir,
+        pport,
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n{}{}",
+            job("good", "scrape-secret"),
+            job("bad", "wrong")
+        ),
+    );
+    let health = |job: &str| -> Option<String> {
+        let v = get_json(pport, "/api/v1/targets");
+        v["data"]["activeTargets"]
+            .as_array()?
+            .iter()
+            .find(|t| t["labels"]["job"] == job && t["lastScrape"] != "0001-01-01T00:00:00Z")
+            .map(|t| format!("{} {}", t["health"], t["lastError"]))
+    };
+    wait_until(
+        "Prometheus to scrape Ember over HTTPS",
+        &[&prom, &ember],
+        60,
+        || {
+            health("good").is_some_and(|h| h.starts_with("\"up\""))
+                && health("bad").is_some_and(|h| h.starts_with("\"down\""))
+        },
+    );
+    let bad = health("bad").unwrap();
+    assert!(bad.contains("401"), "{bad}");
+    // Ember counts the scrapes it served (the first scrape sees none yet).
+    let q = format!(
+        "/api/v1/query?query={}",
+        enc("prometheus_http_requests_total{job=\"good\",handler=\"/metrics\",code=\"200\"} > 0")
+    );
+    wait_until(
+        "Ember's count of served scrapes",
+        &[&prom, &ember],
+        30,
+        || {
+            get_json(pport, &q)["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        },
+    );
+}
