@@ -333,6 +333,7 @@ async fn v1_skips_invalid_series() {
         d.samples.keys().cloned().collect::<Vec<_>>(),
         vec![Labels::from_pairs([("__name__", "ok")])]
     );
+    drop(d);
     // The two refused samples are counted.
     let resp = router
         .clone()
