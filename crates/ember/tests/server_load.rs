@@ -389,7 +389,11 @@ fn load_then_sigkill_loses_nothing_acknowledged() {
     let acked = acked.lock().unwrap();
     let total: usize = acked.values().map(Vec::len).sum();
     assert!(total > 1000, "only {total} samples acknowledged");
-    eprintln!("acknowledged {total} samples, {} queries, peak RSS {} MiB", queries_done.load(Ordering::Relaxed), peak >> 20);
+    eprintln!(
+        "acknowledged {total} samples, {} queries, peak RSS {} MiB",
+        queries_done.load(Ordering::Relaxed),
+        peak >> 20
+    );
     for (&(w, s), want) in acked.iter() {
         let got = stored(port, w, s);
         // Everything acknowledged is there, exactly; anything more can only

@@ -64,6 +64,10 @@ pub(crate) struct Flags {
     #[arg(long = "storage.tsdb.max-block-duration", value_parser = parse_duration, hide = true)]
     pub(crate) max_block_duration: Option<Duration>,
 
+    /// How far behind the newest sample out-of-order samples are still accepted (the configuration file's `storage.tsdb.out_of_order_time_window` wins when set).
+    #[arg(long = "storage.tsdb.out-of-order-time-window", value_parser = parse_duration)]
+    pub(crate) out_of_order_time_window: Option<Duration>,
+
     /// Compress the WAL with snappy.
     #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) wal_compression: bool,

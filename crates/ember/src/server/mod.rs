@@ -179,7 +179,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     }));
 
     // Storage.
-    let db_opts = db_options(&flags);
+    let db_opts = db_options(&flags, &cfg);
     let dir = flags.tsdb_path.clone();
     let started = std::time::Instant::now();
     let db = tokio::task::spawn_blocking(move || Db::open(&dir, db_opts))
@@ -288,12 +288,22 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The database's options from the flags.
-fn db_options(flags: &Flags) -> DbOptions {
+/// The database's options from the flags and the configuration file's
+/// `storage` section (which wins where both say something, as in 3.x).
+fn db_options(flags: &Flags, cfg: &config::Config) -> DbOptions {
+    let tsdb_cfg = cfg.storage.tsdb.clone().unwrap_or_default();
+    let retention_time = match tsdb_cfg.retention.time.as_millis() {
+        0 => flags.retention_time.map(|d| d.as_millis()),
+        ms => Some(ms),
+    };
+    let retention_size = match tsdb_cfg.retention.size.0 {
+        0 => flags.retention_size.map(|b| b.0.max(0) as u64),
+        b => Some(b.max(0) as u64),
+    };
     // As Prometheus: 15d when neither limit is given; a size limit alone
     // keeps data of any age.
-    let retention = match (flags.retention_time, flags.retention_size) {
-        (Some(d), _) => d.as_millis(),
+    let retention = match (retention_time, retention_size) {
+        (Some(ms), _) => ms,
         (None, Some(_)) => 0,
         (None, None) => DEFAULT_RETENTION_MS,
     };
@@ -304,9 +314,20 @@ fn db_options(flags: &Flags) -> DbOptions {
         },
         |d| d.as_millis(),
     );
+    let ooo_window = match tsdb_cfg.out_of_order_time_window.as_millis() {
+        0 => flags.out_of_order_time_window.map_or(0, |d| d.as_millis()),
+        ms => ms,
+    };
+    let max_exemplars = cfg
+        .storage
+        .exemplars
+        .as_ref()
+        .map_or(100_000, |e| e.max_exemplars.max(0) as usize);
     DbOptions {
         head: HeadOptions {
             chunk_range: flags.min_block_duration.as_millis() as i64,
+            out_of_order_time_window: ooo_window as i64,
+            max_exemplars,
             wal_compression: if flags.wal_compression {
                 tsdb::wal::Compression::Snappy
             } else {
@@ -315,7 +336,7 @@ fn db_options(flags: &Flags) -> DbOptions {
             ..HeadOptions::default()
         },
         retention_duration: retention as i64,
-        retention_size: flags.retention_size.map_or(0, |b| b.0.max(0) as u64),
+        retention_size: retention_size.unwrap_or(0),
         max_block_duration: max_block as i64,
         overlapping_compaction: true,
     }

@@ -364,6 +364,18 @@ impl ws::StatusSource for Sources {
                 "storage.tsdb.wal-compression".into(),
                 f.wal_compression.to_string(),
             ),
+            (
+                "storage.tsdb.min-block-duration".into(),
+                f.min_block_duration.to_string(),
+            ),
+            (
+                "storage.tsdb.max-block-duration".into(),
+                opt(f.max_block_duration.map(|d| d.to_string())),
+            ),
+            (
+                "storage.tsdb.out-of-order-time-window".into(),
+                opt(f.out_of_order_time_window.map(|d| d.to_string())),
+            ),
             ("query.lookback-delta".into(), f.lookback_delta.to_string()),
             ("query.timeout".into(), f.query_timeout.to_string()),
             (
