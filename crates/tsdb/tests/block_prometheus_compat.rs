@@ -144,7 +144,7 @@ fn block_size(dir: &Path) -> u64 {
 const SERIES: usize = 6;
 
 fn series_labels(i: usize) -> Labels {
-    let job = if i % 2 == 0 { "even" } else { "odd" };
+    let job = if i.is_multiple_of(2) { "even" } else { "odd" };
     Labels::from_pairs([
         ("__name__", "ember_block_compat"),
         ("i", i.to_string().as_str()),
@@ -324,8 +324,11 @@ fn field(out: &mut Vec<u8>, number: u64, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+/// A series to send: label pairs (sorted by name) and samples.
+type RemoteSeries<'a> = (Vec<(&'a str, String)>, Vec<(i64, f64)>);
+
 /// A remote-write 1.0 `WriteRequest` holding `series`.
-fn write_request(series: &[(Vec<(&str, String)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+fn write_request(series: &[RemoteSeries<'_>]) -> Vec<u8> {
     let mut req = Vec::new();
     for (labels, samples) in series {
         let mut ts = Vec::new();
@@ -483,7 +486,7 @@ fn ember_reads_a_prometheus_data_dir_with_backfilled_blocks_and_a_killed_head() 
     // samples for a backfilled series.
     let (mut guard, web) = start_prometheus(tmp.path(), &data, "prometheus-1.log");
     let live_start = (now_s - LIVE_SAMPLES - 60) * 1000;
-    let mut series: Vec<(Vec<(&str, String)>, Vec<(i64, f64)>)> = Vec::new();
+    let mut series: Vec<RemoteSeries<'_>> = Vec::new();
     for i in 0..LIVE_SERIES {
         let samples = (0..LIVE_SAMPLES)
             .map(|k| {

@@ -7,7 +7,8 @@
 //! Reads like promtool's read-only database: the blocks overlapping the
 //! range (tombstones applied) and, when the range reaches past the last
 //! block's end, the head rebuilt from `wal/`, `chunks_head/` and `wbl/`,
-//! without samples before that end. The head is replayed in a sandbox — a
+//! without samples before that end and with the deletions logged in the
+//! WAL applied. The head is replayed in a sandbox — a
 //! copy of those directories in a fresh `tmp_dbro_sandbox_*` directory
 //! under `--sandbox-dir-root` (default: the system's temporary directory),
 //! removed afterwards — so the data directory is never written.
@@ -28,8 +29,8 @@ use model::matcher::Matcher;
 use promql_syntax::{Expr, Options};
 use storage::query::BoxedSeries;
 use storage::{MergeQuerier, Querier, Queryable, ValueType};
-use tsdb::Head;
 use tsdb::head::HeadOptions;
+use tsdb::{Db, DbOptions};
 
 use super::{DEFAULT_DB_PATH, Failure, Result, check_db_dir, gofmt, open_blocks, stdout};
 
@@ -82,11 +83,11 @@ pub(super) fn run(args: Args) -> Result<()> {
             qs.push(Box::new(b.querier(mint, maxt)));
         }
     }
-    if let Some(head) = sandbox.as_ref().and_then(|s| s.head.as_ref())
-        && head.min_time().is_some_and(|t| t <= maxt)
+    if let Some(db) = sandbox.as_ref().and_then(|s| s.db.as_ref())
+        && db.head().min_time().is_some_and(|t| t <= maxt)
     {
         qs.push(
-            head.querier(mint, maxt)
+            db.querier(mint, maxt)
                 .map_err(|e| Failure::Message(e.to_string()))?,
         );
     }
@@ -178,10 +179,11 @@ fn parse_selector(s: &str) -> std::result::Result<Vec<Matcher>, String> {
 }
 
 /// A head replayed from copies of the data directory's logs and head
-/// chunks; the copies are removed on drop.
+/// chunks, opened as a database without blocks so that deletions logged
+/// in the WAL apply; the copies are removed on drop.
 struct Sandbox {
     dir: PathBuf,
-    head: Option<Head>,
+    db: Option<Db>,
 }
 
 impl Sandbox {
@@ -200,7 +202,7 @@ impl Sandbox {
                 gofmt::go_errno_text(&e)
             ))
         })?;
-        let mut sb = Sandbox { dir, head: None };
+        let mut sb = Sandbox { dir, db: None };
         for sub in ["wal", "wbl", "chunks_head"] {
             let from = db.join(sub);
             if from.is_dir() {
@@ -208,7 +210,7 @@ impl Sandbox {
                     .map_err(|e| Failure::Message(format!("copy {}: {e}", from.display())))?;
             }
         }
-        let opts = HeadOptions {
+        let head = HeadOptions {
             // Replay the out-of-order samples too when there are any.
             out_of_order_time_window: if db.join("wbl").is_dir() {
                 // Ten years.
@@ -219,21 +221,28 @@ impl Sandbox {
             max_exemplars: 0,
             ..HeadOptions::default()
         };
-        let head =
-            Head::open(&sb.dir, opts).map_err(|e| Failure::Message(format!("read WAL: {e}")))?;
-        if head.min_time().is_some_and(|t| t < min_valid) {
-            head.truncate(min_valid)
+        let opts = DbOptions {
+            head,
+            retention_duration: 0,
+            ..DbOptions::default()
+        };
+        let head_db =
+            Db::open(&sb.dir, opts).map_err(|e| Failure::Message(format!("read WAL: {e}")))?;
+        if head_db.head().min_time().is_some_and(|t| t < min_valid) {
+            head_db
+                .head()
+                .truncate(min_valid)
                 .map_err(|e| Failure::Message(format!("read WAL: {e}")))?;
         }
-        sb.head = Some(head);
+        sb.db = Some(head_db);
         Ok(sb)
     }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if let Some(h) = self.head.take() {
-            let _ = h.close();
+        if let Some(db) = self.db.take() {
+            let _ = db.close();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
