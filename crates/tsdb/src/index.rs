@@ -9,7 +9,7 @@
 //!   offset / 16, labels as symbol numbers, delta-encoded [`ChunkMeta`]s),
 //!   label indices, postings, the two offset tables and the TOC, every
 //!   section with a CRC32C. The reader memory-maps the file, keeps every
-//!   32nd symbol offset and every 32nd value of each label name in memory,
+//!   8th symbol offset and every 32nd value of each label name in memory,
 //!   checks the CRC of each section it reads and turns corrupt input into
 //!   an [`Error`] naming the file, section and offset.
 //!

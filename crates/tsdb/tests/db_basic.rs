@@ -2,6 +2,8 @@
 //! leveled compaction, queries across both, reopening, deletion,
 //! tombstone cleaning, retention and snapshots.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use model::matcher::{MatchOp, Matcher};
 use model::{Labels, Timestamp};
 use storage::{Appendable, Queryable, Sample, ValueType};

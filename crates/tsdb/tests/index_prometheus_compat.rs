@@ -113,7 +113,8 @@ fn om_escape(s: &str) -> String {
 }
 
 fn openmetrics(input: &Input) -> String {
-    let mut by_name: BTreeMap<&str, Vec<(&Labels, &Vec<(i64, f64)>)>> = BTreeMap::new();
+    type Family<'a> = Vec<(&'a Labels, &'a Vec<(i64, f64)>)>;
+    let mut by_name: BTreeMap<&str, Family<'_>> = BTreeMap::new();
     for (l, s) in input {
         by_name
             .entry(l.get("__name__").unwrap())

@@ -18,6 +18,11 @@ pub(crate) struct Flags {
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     pub(crate) listen_address: SocketAddr,
 
+    /// [EXPERIMENTAL] Path to configuration file that can enable TLS or
+    /// authentication (exporter-toolkit's format).
+    #[arg(long = "web.config.file")]
+    pub(crate) web_config_file: Option<PathBuf>,
+
     /// Enable shutdown and reload via HTTP request.
     #[arg(long = "web.enable-lifecycle")]
     pub(crate) enable_lifecycle: bool,
@@ -84,8 +89,12 @@ pub(crate) struct Flags {
     pub(crate) enable_feature: Vec<String>,
 
     /// Only log messages with the given severity or above. One of: [debug, info, warn, error].
-    #[arg(long = "log.level", default_value = "info")]
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub(crate) log_level: String,
+
+    /// Output format of log messages. One of: [logfmt, json].
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub(crate) log_format: String,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

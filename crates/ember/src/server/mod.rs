@@ -9,7 +9,9 @@
 //! `/-/reload` re-read the configuration; a bad one is refused and the
 //! running one stays.
 
+mod chunks;
 mod flags;
+mod logging;
 mod process;
 mod sources;
 
@@ -39,7 +41,7 @@ const MAX_BLOCK_DURATION_MS: u64 = 31 * 24 * 3600 * 1000;
 
 /// Runs the server until it is told to stop.
 pub(crate) fn run(flags: Flags) -> ExitCode {
-    init_logging(&flags.log_level);
+    logging::init(&flags.log_level, &flags.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ember")
@@ -58,18 +60,6 @@ pub(crate) fn run(flags: Flags) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Where the configuration comes from.
@@ -151,9 +141,11 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     if flags.enable_admin_api {
         api.admin = Some(sources.clone());
     }
+    api.chunk_encoder = Some(Arc::new(chunks::TsdbChunkEncoder));
     // Routes live under the route prefix; the UI's links use the path the
     // browser sees (the external URL's path), which is the prefix by default.
     let prefix = flags::route_prefix(&flags);
+    api.options.route_prefix = prefix.clone();
     let external_path = match &flags.external_url {
         Some(u) => flags::external_path(Some(u)),
         None => prefix.clone(),
@@ -173,18 +165,18 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
             }),
         )
     };
+    let web_config = match &flags.web_config_file {
+        Some(p) => Some(Arc::new(web::WebConfigFile::open(p)?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(flags.listen_address)
         .await
         .with_context(|| format!("listen on {}", flags.listen_address))?;
     tracing::info!(address = %flags.listen_address, "listening");
     let mut http_quit = quit_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_quit.wait_for(|q| *q).await;
-            })
-            .await
-    });
+    let http = tokio::spawn(web::serve(listener, app, web_config, async move {
+        let _ = http_quit.wait_for(|q| *q).await;
+    }));
 
     // Storage.
     let db_opts = db_options(&flags);

@@ -373,6 +373,11 @@ impl ws::StatusSource for Sources {
             ("query.max-samples".into(), f.query_max_samples.to_string()),
             ("enable-feature".into(), f.enable_feature.join(",")),
             ("log.level".into(), f.log_level.clone()),
+            ("log.format".into(), f.log_format.clone()),
+            (
+                "web.config.file".into(),
+                opt(f.web_config_file.as_ref().map(|p| p.display().to_string())),
+            ),
         ])
     }
 

@@ -2,8 +2,8 @@
 //!
 //! At open: header, TOC (CRC), symbol table (CRC, UTF-8, order), label
 //! offset table (CRC) and postings offset table (CRC, order) are checked;
-//! every 32nd symbol's offset and, per label name, every 32nd value with
-//! its entry's offset stay in memory (Prometheus keeps the same samples).
+//! every 8th symbol's offset and, per label name, every 32nd value with
+//! its entry's offset stay in memory (Prometheus keeps every 32nd of both).
 //! Series entries and postings lists are checked (bounds and CRC) when
 //! read. Nothing here panics on corrupt input: every read is
 //! bounds-checked and bad data is an [`Error::Corrupt`] naming the file,
@@ -20,8 +20,14 @@ use super::matchers::{PostingsSource, postings_for_matchers};
 use super::postings::{BoxPostings, EmptyPostings, collect, merge};
 use super::{ChunkMeta, Error, FORMAT_V2, HEADER_LEN, MAGIC_INDEX, SERIES_ALIGNMENT, TOC_LEN};
 
-/// Every `SAMPLE_EVERY`th symbol offset and label value is kept in memory.
+/// Every `SAMPLE_EVERY`th value of a label name is kept in memory (as
+/// Prometheus does).
 const SAMPLE_EVERY: usize = 32;
+/// Every `SYMBOL_SAMPLE_EVERY`th symbol's offset is kept in memory, as a
+/// `u32` (half a byte per symbol). Prometheus keeps every 32nd; 8 decodes
+/// series 2.5 times faster (`benches/index.rs`: 155 ms → 60 ms for 100k
+/// series under load) for 4 more bytes per 32 symbols.
+const SYMBOL_SAMPLE_EVERY: usize = 8;
 
 const SYMBOLS: &str = "symbol table";
 const SERIES: &str = "series";
@@ -60,8 +66,11 @@ impl std::fmt::Debug for IndexReader {
 
 #[derive(Debug, Default)]
 struct SymbolTable {
-    /// Offsets of symbols 0, 32, 64, ...
-    samples: Vec<usize>,
+    /// File offset of the first symbol.
+    base: usize,
+    /// Offsets of symbols 0, 8, 16, ... relative to `base` (the table's
+    /// length is a `u32`).
+    samples: Vec<u32>,
     /// End of the entries (the CRC's offset).
     end: usize,
     count: u32,
@@ -240,7 +249,7 @@ impl IndexReader {
 
     /// The symbol table, in order.
     pub fn symbols(&self) -> impl Iterator<Item = Result<&str, Error>> + '_ {
-        let start = self.symbols.samples.first().copied().unwrap_or(0);
+        let start = self.symbols.base;
         let mut d = Dec::new(
             self.b().get(start..self.symbols.end).unwrap_or_default(),
             start,
@@ -266,7 +275,7 @@ impl IndexReader {
         let st = &self.symbols;
         let Some(&from) = st
             .samples
-            .get(i as usize / SAMPLE_EVERY)
+            .get(i as usize / SYMBOL_SAMPLE_EVERY)
             .filter(|_| i < st.count)
         else {
             return Err(corrupt(
@@ -276,8 +285,9 @@ impl IndexReader {
                 format!("symbol reference {i} out of range ({} symbols)", st.count),
             ));
         };
+        let from = st.base + from as usize;
         let mut d = Dec::new(self.b().get(from..st.end).unwrap_or_default(), from);
-        for _ in 0..i as usize % SAMPLE_EVERY {
+        for _ in 0..i as usize % SYMBOL_SAMPLE_EVERY {
             d.uvarint_bytes()
                 .map_err(|e| e.into_error(&self.path, SYMBOLS))?;
         }
@@ -387,8 +397,24 @@ impl IndexReader {
                 ),
             ));
         }
-        d.bytes(n * 4)
-            .map_err(|e| e.into_error(&self.path, POSTINGS))
+        let list = d
+            .bytes(n * 4)
+            .map_err(|e| e.into_error(&self.path, POSTINGS))?;
+        // Cursors binary-search the list: it must be strictly ascending.
+        let mut prev: Option<u32> = None;
+        for (i, c) in list.chunks_exact(4).enumerate() {
+            let v = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+            if prev.is_some_and(|p| p >= v) {
+                return Err(corrupt(
+                    &self.path,
+                    POSTINGS,
+                    at + 8 + i * 4,
+                    format!("series reference {v} is not above the previous one"),
+                ));
+            }
+            prev = Some(v);
+        }
+        Ok(list)
     }
 
     /// The series carrying `name="value"`, ascending; `("", "")` is every
@@ -642,12 +668,15 @@ fn read_symbols(path: &Path, b: &[u8], off: usize, limit: usize) -> Result<Symbo
     let mut d = section(path, b, SYMBOLS, off, limit)?;
     let err = |e: super::enc::DecError| e.into_error(path, SYMBOLS);
     let count = d.be32().map_err(err)?;
-    let mut samples = Vec::with_capacity((count as usize / SAMPLE_EVERY + 1).min(d.remaining()));
+    let base = d.offset();
+    let mut samples =
+        Vec::with_capacity((count as usize / SYMBOL_SAMPLE_EVERY + 1).min(d.remaining()));
     let mut prev: Option<&str> = None;
     for i in 0..count as usize {
         let at = d.offset();
-        if i % SAMPLE_EVERY == 0 {
-            samples.push(at);
+        if i.is_multiple_of(SYMBOL_SAMPLE_EVERY) {
+            // Below the section's u32 length.
+            samples.push(u32::try_from(at - base).unwrap_or(u32::MAX));
         }
         let s = d.uvarint_str().map_err(err)?;
         if prev.is_some_and(|p| p >= s) {
@@ -668,10 +697,8 @@ fn read_symbols(path: &Path, b: &[u8], off: usize, limit: usize) -> Result<Symbo
             format!("{} bytes after the last of {count} symbols", d.remaining()),
         ));
     }
-    if count == 0 {
-        samples.push(d.offset());
-    }
     Ok(SymbolTable {
+        base,
         samples,
         end: d.offset(),
         count,
