@@ -18,6 +18,9 @@
 //! (series sorted, symbols collected) spanning its first sample to its last
 //! plus 1 ms. Each block is printed as `tsdb list` prints it (the header
 //! once) unless `--quiet`. Only one range's samples are in memory at once.
+//! The `index` and chunk files equal promtool's byte for byte, except that
+//! 2.42's bit-stream writer ends some chunks (every one-sample chunk) with
+//! a zero byte that 3.x and Ember do not write (see `docs/format/block.md`).
 //!
 //! Differences from promtool 2.42: the input is read by Ember's strict
 //! OpenMetrics parser, which enforces the rules spanning lines (a metric's
