@@ -13,7 +13,9 @@
 //! no tombstones over it keeps its chunks byte for byte, otherwise its
 //! samples are decoded, merged by time (one sample per timestamp, the
 //! earlier block winning), tombstoned samples dropped, and re-encoded.
-//! [`write_head_block`] persists a range of the head the same way.
+//! [`write_head_block`] persists a range of the head: a series' chunks are
+//! copied as the head stores them when they lie inside the range (the head
+//! cuts chunks at range boundaries), otherwise its samples are re-encoded.
 //! Both write through [`BlockBuilder`], so a crash leaves at most a
 //! `*.tmp-for-creation` directory, which opening the database removes.
 //! Source blocks are deleted by the caller only once the new block is
@@ -221,6 +223,24 @@ pub fn write_head_block(
     let meta = BlockMeta::new(Ulid::now(), mint, maxt);
     let mut b = BlockBuilder::new(parent, meta, symbols.iter().map(String::as_str))?;
     for s in &series {
+        // Fast path: the head's chunks lie inside the range and nothing is
+        // deleted: copy them as they are (Prometheus does the same).
+        if !deleted.contains_key(s.labels())
+            && let Some(raw) = s.raw_chunks()
+        {
+            let raw = raw.map_err(read_err)?;
+            let chunks: Vec<ChunkData<'_>> = raw
+                .iter()
+                .map(|c| ChunkData {
+                    encoding: c.encoding,
+                    bytes: Cow::Borrowed(&c.bytes),
+                    min_time: c.mint,
+                    max_time: c.maxt,
+                })
+                .collect();
+            b.add_series(s.labels(), &chunks)?;
+            continue;
+        }
         let mut samples = collect_samples(&mut *s.iterator()).map_err(read_err)?;
         if let Some(ivs) = deleted.get(s.labels()) {
             samples.retain(|(t, _)| !is_deleted(ivs, *t));

@@ -52,6 +52,8 @@ enum SnapChunk {
 pub struct HeadSeries {
     labels: Labels,
     chunks: Vec<SnapChunk>,
+    /// Time range of each in-order chunk of `chunks` (same order).
+    spans: Vec<(i64, i64)>,
     has_ooo: bool,
     mapper: Arc<RwLock<ChunkDiskMapper>>,
     mint: i64,
@@ -80,18 +82,21 @@ fn snapshot(
 ) -> Option<HeadSeries> {
     let st = s.lock();
     let mut chunks = Vec::new();
+    let mut spans = Vec::new();
     for c in &st.mmapped {
         if overlaps(c.mint, c.maxt, mint, maxt) {
             chunks.push(match &c.loc {
                 ChunkLoc::Disk(r) => SnapChunk::Disk(*r),
                 ChunkLoc::Mem(b) => SnapChunk::Mem(b.0, b.1.clone()),
             });
+            spans.push((c.mint, c.maxt));
         }
     }
     if let Some(h) = &st.head
         && overlaps(h.mint, h.maxt, mint, maxt)
     {
         chunks.push(SnapChunk::Mem(h.data.encoding(), h.data.bytes().into()));
+        spans.push((h.mint, h.maxt));
     }
     let mut has_ooo = false;
     if let Some(o) = &st.ooo {
@@ -119,6 +124,7 @@ fn snapshot(
     Some(HeadSeries {
         labels: s.labels.clone(),
         chunks,
+        spans,
         has_ooo,
         mapper: Arc::clone(mapper),
         mint,
@@ -210,6 +216,59 @@ impl HeadSeries {
         }
         (out, err)
     }
+}
+
+impl HeadSeries {
+    /// The series' chunks as stored, for compaction to copy: encoding,
+    /// bytes and time range of each. `None` when they cannot be copied as
+    /// they are: out-of-order data to merge in, or a chunk reaching outside
+    /// the selected range.
+    pub(crate) fn raw_chunks(&self) -> Option<Result<Vec<RawChunk>, StorageError>> {
+        if self.has_ooo
+            || self.spans.len() != self.chunks.len()
+            || self
+                .spans
+                .iter()
+                .any(|&(lo, hi)| lo < self.mint || hi > self.maxt)
+            || self.spans.windows(2).any(|w| w[1].0 <= w[0].1)
+        {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.chunks.len());
+        for (c, &(mint, maxt)) in self.chunks.iter().zip(&self.spans) {
+            let (encoding, bytes) = match c {
+                SnapChunk::Disk(r) => {
+                    match read(&self.mapper).with_chunk(*r, |e, b| (e, b.to_vec())) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            return Some(Err(StorageError::Corrupt {
+                                place: format!("head chunk {:#x}", r.0),
+                                reason: e.to_string(),
+                            }));
+                        }
+                    }
+                }
+                SnapChunk::Mem(e, b) => (*e, b.to_vec()),
+                SnapChunk::Ooo(_) => return None,
+            };
+            out.push(RawChunk {
+                encoding,
+                bytes,
+                mint,
+                maxt,
+            });
+        }
+        Some(Ok(out))
+    }
+}
+
+/// A stored chunk copied out of the head.
+#[derive(Debug)]
+pub(crate) struct RawChunk {
+    pub(crate) encoding: Encoding,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
 }
 
 fn r_of(c: &SnapChunk) -> u64 {
