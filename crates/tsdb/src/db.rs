@@ -33,8 +33,8 @@ use model::matcher::Matcher;
 use model::{Labels, Timestamp};
 use storage::query::{BoxedSeries, Warnings};
 use storage::{
-    Appendable, Appender, LabelHints, MergeQuerier, Querier, Queryable, SelectHints, SeriesSet,
-    StorageError,
+    Appendable, Appender, LabelHints, MergeQuerier, Querier, Queryable, SelectHints, Series,
+    SeriesSet, StorageError, ValueType,
 };
 
 use crate::block::tombstones::{Interval, add_interval, is_deleted};
@@ -224,6 +224,10 @@ impl Db {
             db.head_floor.store(maxt, Ordering::Relaxed);
             if db.head.min_time().is_some_and(|t| t < maxt) {
                 db.head.truncate(maxt)?;
+            } else {
+                // Nothing to drop, but nothing may be appended there
+                // either (e.g. a directory of blocks without a WAL).
+                db.head.min_valid_time.fetch_max(maxt, Ordering::Relaxed);
             }
         }
         Ok(db)
@@ -498,23 +502,48 @@ impl Db {
         for b in self.blocks().iter() {
             b.delete(mint, maxt, matchers)?;
         }
-        let series = self.head.matching_series(matchers);
+        // As Prometheus, a head deletion covers only the samples there now
+        // (the interval is clamped to them): later appends stay visible.
+        let mut present: HashMap<Labels, (i64, i64)> = HashMap::new();
+        for s in self.head.select_series(mint, maxt, false, 0, matchers) {
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            let mut it = s.iterator();
+            while it.next() != ValueType::None {
+                lo = lo.min(it.at_t());
+                hi = hi.max(it.at_t());
+            }
+            if it.err().is_some() {
+                (lo, hi) = (mint, maxt);
+            }
+            if lo <= hi {
+                present.insert(s.labels().clone(), (mint.max(lo), maxt.min(hi)));
+            }
+        }
+        let series: Vec<(u64, Labels, Interval)> = self
+            .head
+            .matching_series(matchers)
+            .into_iter()
+            .filter_map(|(r, l)| {
+                let &(mint, maxt) = present.get(&l)?;
+                Some((r, l, Interval { mint, maxt }))
+            })
+            .collect();
         if series.is_empty() {
             return Ok(());
         }
         // Logged first: once this returns the deletion survives a crash.
         let stones: Vec<RefTombstone> = series
             .iter()
-            .map(|(r, _)| RefTombstone {
+            .map(|(r, _, iv)| RefTombstone {
                 series: HeadSeriesRef(*r),
-                mint: Timestamp(mint),
-                maxt: Timestamp(maxt),
+                mint: Timestamp(iv.mint),
+                maxt: Timestamp(iv.maxt),
             })
             .collect();
         self.head.log_tombstones(&stones)?;
         let mut del = self.head_deleted.write().unwrap_or_else(|p| p.into_inner());
-        for (_, labels) in series {
-            add_interval(del.entry(labels).or_default(), Interval { mint, maxt });
+        for (_, labels, iv) in series {
+            add_interval(del.entry(labels).or_default(), iv);
         }
         Ok(())
     }
