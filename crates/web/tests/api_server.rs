@@ -129,20 +129,19 @@ async fn metrics_are_negotiated() {
     ] {
         assert!(body.contains(family), "{family}: {body}");
     }
-    let (_, h, b) = send(
-        &r,
-        "GET",
-        "/metrics",
-        &[("Accept", "application/openmetrics-text;version=1.0.0")],
-    )
-    .await;
-    assert!(
-        h["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("application/openmetrics-text")
-    );
-    assert!(String::from_utf8(b).expect("utf-8").ends_with("# EOF\n"));
+    // Never OpenMetrics, as Prometheus's own `/metrics`: a scraper asking
+    // for it first (Prometheus does) gets text.
+    for accept in [
+        "application/openmetrics-text;version=1.0.0",
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    ] {
+        let (_, h, b) = send(&r, "GET", "/metrics", &[("Accept", accept)]).await;
+        assert_eq!(
+            h["content-type"], "text/plain; version=0.0.4; charset=utf-8",
+            "{accept}"
+        );
+        assert!(!String::from_utf8(b).expect("utf-8").contains("# EOF"));
+    }
     let (_, h, _) = send(
         &r,
         "GET",
