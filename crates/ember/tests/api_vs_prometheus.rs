@@ -29,6 +29,15 @@
 //! still differ without the undo (so a stale entry fails) and agree with it
 //! (so nothing else differs). Nothing is skipped.
 //!
+//! Besides the `Known` entries, the endpoint-specific comparisons carry
+//! their own documented lists: `CONFIG_ONLY_EMBER` (3.x configuration
+//! fields), `FLAGS_ONLY_EMBER` and `FLAG_VALUES_DIFFER`,
+//! `METRICS_ONLY_EMBER` (3.x and Ember-only self-metrics; 2.42's Go
+//! runtime, rule, notifier and discovery families Ember lacks are a
+//! limitation), and the reload error's decoder wording.
+//!
+//! `API_GOLDEN_DUMP=<dir>` keeps both answers of every case for reading.
+//!
 //! The test fails (never skips) when `/usr/bin/prometheus` is missing. Its
 //! name contains `prometheus`, so `.config/nextest.toml` gives it two
 //! threads.
