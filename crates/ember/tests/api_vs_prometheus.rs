@@ -1209,9 +1209,9 @@ const STATS_QUERYABLE: &str = "limitation: Ember's engine counts every sample it
      lookback window as `totalQueryableSamples` (20 per series here); Prometheus counts the one \
      sample per series an instant selector uses (engine statistics, crates/promql)";
 
-const STATS_PEAK: &str = "limitation: Ember's engine counts `peakSamples` of a range function \
-     differently (5 here, Prometheus 6: Prometheus also holds the function's output point while \
-     the window's samples are loaded) (engine statistics, crates/promql)";
+const STATS_PEAK: &str = "limitation: for this range function Ember's engine reports \
+     `peakSamples` 5, Prometheus 6: the engines count the points held at once differently \
+     (engine statistics, crates/promql)";
 
 const TSDB_MEMORY: &str = "`memoryInBytesByLabelName` uses 3.x's `labels.SizeOfLabels` (2.52, \
      #13880: name and value sizes times series); 2.42 summed the lengths of distinct values";
