@@ -615,7 +615,7 @@ fn grafana_prometheus_datasource_calls() {
         ),
     );
     assert_eq!(v["data"][0]["__name__"], "up");
-    // Scraped as OpenMetrics, counter families are named without `_total`.
+    // Ember's `/metrics` is text, as Prometheus's: families keep `_total`.
     let v = get_json(port, "/api/v1/metadata");
     assert_eq!(
         v["data"]["up"].as_array().map(Vec::len),
@@ -623,12 +623,15 @@ fn grafana_prometheus_datasource_calls() {
         "up has no metadata"
     );
     assert_eq!(
-        v["data"]["prometheus_http_requests"][0]["type"], "counter",
+        v["data"]["prometheus_http_requests_total"][0]["type"], "counter",
         "{v}"
     );
-    let v = get_json(port, "/api/v1/metadata?metric=process_cpu_seconds&limit=1");
+    let v = get_json(
+        port,
+        "/api/v1/metadata?metric=process_cpu_seconds_total&limit=1",
+    );
     assert_eq!(
-        v["data"]["process_cpu_seconds"][0]["type"], "counter",
+        v["data"]["process_cpu_seconds_total"][0]["type"], "counter",
         "{v}"
     );
     assert_eq!(v["data"].as_object().map(|o| o.len()), Some(1), "{v}");

@@ -189,6 +189,25 @@ impl Req {
     }
 }
 
+/// Go's `http.NotFound`: unknown paths.
+pub(crate) async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "404 page not found\n").into_response()
+}
+
+/// Go's router on a known path with a method it does not serve.
+pub(crate) async fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n").into_response()
+}
+
+/// `OPTIONS` on any API path: 204, as Prometheus's CORS handler answers a
+/// preflight; other methods pass through.
+pub(crate) async fn preflight(req: Request, next: axum::middleware::Next) -> Response {
+    if req.method() == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    next.run(req).await
+}
+
 /// Runs a synchronous endpoint: readiness, decoding, the envelope.
 pub(crate) async fn run(
     shared: Arc<Shared>,

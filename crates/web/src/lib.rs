@@ -215,6 +215,12 @@ pub fn router(api: Api) -> Router {
             "/admin/tsdb/snapshot",
             post(lifecycle::snapshot).put(lifecycle::snapshot),
         );
+    // Prometheus answers OPTIONS on every API path (CORS preflight) with
+    // 204, and unknown paths and methods with Go's plain-text errors.
+    let v1 = v1
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn(api::preflight));
     Router::new()
         .nest("/api/v1", v1)
         .route("/federate", get(federate::federate))
@@ -239,6 +245,8 @@ pub fn router(api: Api) -> Router {
                 .put(lifecycle::quit)
                 .get(lifecycle::post_only),
         )
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             metrics::instrument,

@@ -12,14 +12,28 @@ use crate::api::{self, ApiError, ErrorType, Outcome, Req, Shared};
 use crate::json::Writer;
 use crate::params::{self, MAX_TIME, MIN_TIME};
 
-/// `GET /metrics`: self-metrics in the negotiated format.
+/// `GET /metrics`: self-metrics in the negotiated format (text or protobuf).
 pub(crate) async fn metrics(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let accept = req
         .headers()
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let format = Format::negotiate(accept);
+    // Prometheus serves its own metrics with client_golang's default
+    // handler, which never offers OpenMetrics: text (or protobuf) whatever
+    // the client prefers, so scrapers see Prometheus's family names.
+    let accept: Vec<&str> = accept
+        .split(',')
+        .filter(|c| {
+            !c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/openmetrics-text")
+        })
+        .collect();
+    let format = match Format::negotiate(&accept.join(",")) {
+        Format::OpenMetrics => Format::Text,
+        f => f,
+    };
     let mut families = shared
         .api
         .metrics

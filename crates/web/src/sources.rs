@@ -3,7 +3,7 @@
 //! plain data they hand over. The JSON shapes are this crate's business;
 //! the implementations only fill in values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use model::Labels;
 use model::matcher::Matcher;
@@ -38,6 +38,14 @@ pub trait TargetSource: Send + Sync {
     fn dropped(&self) -> BTreeMap<String, Vec<DroppedTarget>>;
     /// How many targets each pool dropped in all.
     fn dropped_counts(&self) -> BTreeMap<String, usize>;
+    /// Every scrape pool, sorted, including pools whose targets were all
+    /// dropped (`/api/v1/scrape_pools`). By default the pools of
+    /// [`TargetSource::active`] and [`TargetSource::dropped_counts`].
+    fn pools(&self) -> Vec<String> {
+        let mut pools: BTreeSet<String> = self.active().into_keys().collect();
+        pools.extend(self.dropped_counts().into_keys());
+        pools.into_iter().collect()
+    }
 }
 
 /// A target being scraped.

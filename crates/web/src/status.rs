@@ -253,7 +253,7 @@ fn scrape_pools_sync(shared: &Shared, _: &Req) -> Outcome {
         .api
         .targets
         .as_ref()
-        .map(|t| t.active().into_keys().collect())
+        .map(|t| t.pools())
         .unwrap_or_default();
     let mut w = Writer::default();
     w.obj().key("scrapePools").strings(&pools).end_obj();

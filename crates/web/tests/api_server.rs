@@ -129,20 +129,19 @@ async fn metrics_are_negotiated() {
     ] {
         assert!(body.contains(family), "{family}: {body}");
     }
-    let (_, h, b) = send(
-        &r,
-        "GET",
-        "/metrics",
-        &[("Accept", "application/openmetrics-text;version=1.0.0")],
-    )
-    .await;
-    assert!(
-        h["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("application/openmetrics-text")
-    );
-    assert!(String::from_utf8(b).expect("utf-8").ends_with("# EOF\n"));
+    // Never OpenMetrics, as Prometheus's own `/metrics`: a scraper asking
+    // for it first (Prometheus does) gets text.
+    for accept in [
+        "application/openmetrics-text;version=1.0.0",
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    ] {
+        let (_, h, b) = send(&r, "GET", "/metrics", &[("Accept", accept)]).await;
+        assert_eq!(
+            h["content-type"], "text/plain; version=0.0.4; charset=utf-8",
+            "{accept}"
+        );
+        assert!(!String::from_utf8(b).expect("utf-8").contains("# EOF"));
+    }
     let (_, h, _) = send(
         &r,
         "GET",
@@ -372,9 +371,30 @@ async fn responses_are_compressed_when_accepted() {
 #[tokio::test]
 async fn methods_outside_the_api_are_refused() {
     let r = web::router(api());
-    assert_eq!(text(&r, "PUT", "/api/v1/query?query=1").await.0, 405);
-    assert_eq!(text(&r, "POST", "/api/v1/label/job/values").await.0, 405);
-    assert_eq!(text(&r, "GET", "/api/v1/nope").await.0, 404);
+    // Go's texts: `http.Error` for the method, `http.NotFound` for the path.
+    let not_allowed = (405, "Method Not Allowed\n".to_string());
+    let not_found = (404, "404 page not found\n".to_string());
+    assert_eq!(text(&r, "PUT", "/api/v1/query?query=1").await, not_allowed);
+    assert_eq!(
+        text(&r, "POST", "/api/v1/label/job/values").await,
+        not_allowed
+    );
+    assert_eq!(
+        text(&r, "GET", "/api/v1/admin/tsdb/snapshot").await,
+        not_allowed
+    );
+    assert_eq!(text(&r, "DELETE", "/metrics").await, not_allowed);
+    assert_eq!(text(&r, "GET", "/api/v1/nope").await, not_found);
+    assert_eq!(text(&r, "GET", "/nope").await, not_found);
+    // A CORS preflight on any API path.
+    assert_eq!(
+        text(&r, "OPTIONS", "/api/v1/query").await,
+        (204, String::new())
+    );
+    assert_eq!(
+        text(&r, "OPTIONS", "/api/v1/nope").await,
+        (204, String::new())
+    );
 }
 
 struct Status;
@@ -539,7 +559,10 @@ impl web::TargetSource for Targets {
         [("node".to_string(), vec![t])].into_iter().collect()
     }
     fn dropped_counts(&self) -> BTreeMap<String, usize> {
-        [("node".to_string(), 4)].into_iter().collect()
+        // `gone` dropped every target: it has no active ones.
+        [("gone".to_string(), 1), ("node".to_string(), 4)]
+            .into_iter()
+            .collect()
     }
 }
 
@@ -550,13 +573,13 @@ async fn targets_and_metadata() {
     let r = web::router(a);
     assert_eq!(
         text(&r, "GET", "/api/v1/targets").await.1,
-        r#"{"status":"success","data":{"activeTargets":[{"discoveredLabels":{"__address__":"localhost:9100","job":"node"},"labels":{"instance":"localhost:9100","job":"node"},"scrapePool":"node","scrapeUrl":"http://localhost:9100/metrics","globalUrl":"http://h:9100/metrics","lastError":"","lastScrape":"2015-07-01T20:10:51.781Z","lastScrapeDuration":0.0125,"health":"up","scrapeInterval":"15s","scrapeTimeout":"10s"}],"droppedTargets":[{"discoveredLabels":{"__address__":"x:1","job":"node"},"scrapePool":"node"}],"droppedTargetCounts":{"node":4}}}"#
+        r#"{"status":"success","data":{"activeTargets":[{"discoveredLabels":{"__address__":"localhost:9100","job":"node"},"labels":{"instance":"localhost:9100","job":"node"},"scrapePool":"node","scrapeUrl":"http://localhost:9100/metrics","globalUrl":"http://h:9100/metrics","lastError":"","lastScrape":"2015-07-01T20:10:51.781Z","lastScrapeDuration":0.0125,"health":"up","scrapeInterval":"15s","scrapeTimeout":"10s"}],"droppedTargets":[{"discoveredLabels":{"__address__":"x:1","job":"node"},"scrapePool":"node"}],"droppedTargetCounts":{"gone":1,"node":4}}}"#
     );
     assert_eq!(
         text(&r, "GET", "/api/v1/targets?state=dropped&scrapePool=other")
             .await
             .1,
-        r#"{"status":"success","data":{"activeTargets":[],"droppedTargets":[],"droppedTargetCounts":{"node":4}}}"#
+        r#"{"status":"success","data":{"activeTargets":[],"droppedTargets":[],"droppedTargetCounts":{"gone":1,"node":4}}}"#
     );
     assert_eq!(
         text(&r, "GET", "/api/v1/targets/metadata?metric=node_load1")
@@ -584,7 +607,7 @@ async fn targets_and_metadata() {
     );
     assert_eq!(
         text(&r, "GET", "/api/v1/scrape_pools").await.1,
-        r#"{"status":"success","data":{"scrapePools":["node"]}}"#
+        r#"{"status":"success","data":{"scrapePools":["gone","node"]}}"#
     );
 }
 

@@ -15,6 +15,8 @@ use web::sources as ws;
 use super::flags::Flags;
 use super::{ConfigSource, process};
 
+mod config_yaml;
+
 /// The database, once storage has been opened. Until then queries fail
 /// (the API answers 503 before that anyway: it is gated on readiness).
 #[derive(Default)]
@@ -176,7 +178,18 @@ impl Sources {
             return Err("server is not running yet".into());
         };
         let scrape = self.scrape().ok_or("server is not running yet")?;
-        let result = r.source.load().map_err(|e| e.to_string()).and_then(|cfg| {
+        // Prometheus's wording for a file that does not load.
+        let load_error = |e: config::ConfigError| {
+            let file = match &r.source {
+                ConfigSource::File(p) => p.display().to_string(),
+                ConfigSource::Embedded(_) => String::new(),
+            };
+            format!(
+                "couldn't load configuration (--config.file={}): {e}",
+                model::matcher::go_quote(&file)
+            )
+        };
+        let result = r.source.load().map_err(load_error).and_then(|cfg| {
             scrape
                 .apply_config(&cfg)
                 .map(|()| cfg)
@@ -243,6 +256,80 @@ fn secs(d: std::time::Duration) -> String {
     config::Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).to_string()
 }
 
+/// Host names Prometheus treats as this machine (`LocalhostRepresentations`).
+const LOCALHOST: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
+
+/// `scheme://authority/rest` → (scheme, authority, rest).
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some((scheme, &rest[..end], &rest[end..]))
+}
+
+/// Go's `sanitizeSplitHostPort`: host (without brackets) and port, the
+/// port empty when absent.
+fn split_host_port(authority: &str) -> (&str, &str) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').unwrap_or("")),
+            None => (authority, ""),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port),
+        _ => (authority, ""),
+    }
+}
+
+/// Go's `net.JoinHostPort`.
+fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+impl Sources {
+    /// The external URL's scheme and authority (`--web.external-url`, by
+    /// default `http://<hostname>:<listen port>/`, as Prometheus computes it).
+    fn external_scheme_host(&self) -> (String, String) {
+        self.flags
+            .external_url
+            .as_deref()
+            .and_then(split_url)
+            .map(|(scheme, host, _)| (scheme.to_string(), host.to_string()))
+            .unwrap_or_else(|| {
+                let port = self.flags.listen_address.port().to_string();
+                ("http".into(), join_host_port(&hostname(), &port))
+            })
+    }
+
+    /// `getGlobalURL`: a target on a loopback address is shown under the
+    /// external URL's host name, or under the whole external URL's scheme
+    /// and host when it is this server's own port.
+    fn global_url(&self, scrape_url: &str) -> String {
+        let Some((scheme, authority, rest)) = split_url(scrape_url) else {
+            return scrape_url.to_string();
+        };
+        let (host, port) = split_host_port(authority);
+        if !LOCALHOST.contains(&host) {
+            return scrape_url.to_string();
+        }
+        let (ext_scheme, ext_host) = self.external_scheme_host();
+        if port == self.flags.listen_address.port().to_string() {
+            return format!("{ext_scheme}://{ext_host}{rest}");
+        }
+        let (ext_name, _) = split_host_port(&ext_host);
+        let authority = if port.is_empty() {
+            ext_name.to_string()
+        } else {
+            join_host_port(ext_name, port)
+        };
+        format!("{scheme}://{authority}{rest}")
+    }
+}
+
 impl ws::TargetSource for Sources {
     fn active(&self) -> BTreeMap<String, Vec<ws::ActiveTarget>> {
         let Some(scrape) = self.scrape() else {
@@ -276,7 +363,7 @@ impl ws::TargetSource for Sources {
                 .push(ws::ActiveTarget {
                     discovered_labels: t.discovered_labels,
                     labels: t.labels,
-                    global_url: t.scrape_url.clone(),
+                    global_url: self.global_url(&t.scrape_url),
                     scrape_url: t.scrape_url,
                     last_error: t.last_error,
                     last_scrape: t
@@ -322,13 +409,33 @@ impl ws::TargetSource for Sources {
 
 impl ws::StatusSource for Sources {
     fn config_yaml(&self) -> String {
-        serde_saphyr::to_string(&lock(&self.config).config)
-            .unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        let cfg = &lock(&self.config).config;
+        // As Prometheus: with exemplar storage enabled, the default
+        // `storage.exemplars` section is filled in.
+        if cfg.storage.exemplars.is_none()
+            && self
+                .flags
+                .enable_feature
+                .iter()
+                .any(|f| f == "exemplar-storage")
+        {
+            let mut cfg = cfg.clone();
+            cfg.storage.exemplars = Some(config::storage::ExemplarsConfig {
+                max_exemplars: 100_000,
+            });
+            return config_yaml::render(&cfg);
+        }
+        config_yaml::render(cfg)
     }
 
     fn flags(&self) -> BTreeMap<String, String> {
         let f = &self.flags;
         let opt = |v: Option<String>| v.unwrap_or_default();
+        // As Prometheus 3.x lists them: the retention and block-size flags
+        // with the values in effect (the configuration file's retention
+        // wins; 15d when neither limit is set; a tenth of it per block).
+        let db = super::db_options(f, &lock(&self.config).config);
+        let ms = |v: i64| config::Duration::from_millis(u64::try_from(v).unwrap_or(0)).to_string();
         BTreeMap::from([
             (
                 "config.file".into(),
@@ -354,11 +461,11 @@ impl ws::StatusSource for Sources {
             ),
             (
                 "storage.tsdb.retention.time".into(),
-                opt(f.retention_time.map(|d| d.to_string())),
+                ms(db.retention_duration),
             ),
             (
                 "storage.tsdb.retention.size".into(),
-                opt(f.retention_size.map(|b| b.to_string())),
+                config::ByteSize(i64::try_from(db.retention_size).unwrap_or(i64::MAX)).to_string(),
             ),
             (
                 "storage.tsdb.wal-compression".into(),
@@ -370,7 +477,7 @@ impl ws::StatusSource for Sources {
             ),
             (
                 "storage.tsdb.max-block-duration".into(),
-                opt(f.max_block_duration.map(|d| d.to_string())),
+                ms(db.max_block_duration),
             ),
             (
                 "storage.tsdb.out-of-order-time-window".into(),
@@ -411,10 +518,7 @@ impl ws::StatusSource for Sources {
             gomemlimit: 0,
             gogc: String::new(),
             godebug: String::new(),
-            storage_retention: self
-                .flags
-                .retention_time
-                .map_or("15d".to_string(), |d| d.to_string()),
+            storage_retention: retention_text(&super::db_options(&self.flags, &st.config)),
         })
     }
 
@@ -433,6 +537,22 @@ impl ws::StatusSource for Sources {
             ),
         }
     }
+}
+
+/// runtimeinfo's `storageRetention`: the time limit, the size limit, or
+/// both joined by ` or `.
+fn retention_text(db: &tsdb::DbOptions) -> String {
+    let time = u64::try_from(db.retention_duration).unwrap_or(0);
+    let mut parts = Vec::new();
+    if time != 0 {
+        parts.push(config::Duration::from_millis(time).to_string());
+    }
+    if db.retention_size != 0 {
+        parts.push(
+            config::ByteSize(i64::try_from(db.retention_size).unwrap_or(i64::MAX)).to_string(),
+        );
+    }
+    parts.join(" or ")
 }
 
 /// The head's chunk count, from its `prometheus_tsdb_head_chunks` gauge.
@@ -515,5 +635,22 @@ impl ws::AdminSource for Sources {
         let dir = db.dir().join("snapshots").join(&name);
         db.snapshot(&dir, !skip_head).map_err(|e| e.to_string())?;
         Ok(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts() {
+        assert_eq!(
+            split_url("http://127.0.0.1:9100/metrics?x=1"),
+            Some(("http", "127.0.0.1:9100", "/metrics?x=1"))
+        );
+        assert_eq!(split_host_port("[::1]:9100"), ("::1", "9100"));
+        assert_eq!(split_host_port("localhost"), ("localhost", ""));
+        assert_eq!(split_host_port("h:80"), ("h", "80"));
+        assert_eq!(join_host_port("::1", "80"), "[::1]:80");
     }
 }
