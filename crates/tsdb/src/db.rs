@@ -209,6 +209,10 @@ impl Db {
             db.head_floor.store(maxt, Ordering::Relaxed);
             if db.head.min_time().is_some_and(|t| t < maxt) {
                 db.head.truncate(maxt)?;
+            } else {
+                // Nothing to drop, but nothing may be appended there
+                // either (e.g. a directory of blocks without a WAL).
+                db.head.min_valid_time.fetch_max(maxt, Ordering::Relaxed);
             }
         }
         Ok(db)
