@@ -33,7 +33,7 @@ use model::matcher::Matcher;
 use storage::query::{BoxedSeries, Warnings};
 use storage::{
     Appendable, Appender, LabelHints, MergeQuerier, Querier, Queryable, SelectHints, Series,
-    SeriesSet, StorageError,
+    SeriesSet, StorageError, ValueType,
 };
 
 use crate::block::tombstones::{Interval, add_interval, is_deleted};
@@ -489,9 +489,23 @@ impl Db {
         if !series.is_empty() {
             let mut del = self.head_deleted.write().unwrap_or_else(|p| p.into_inner());
             for s in series {
+                // Only over the samples there now, as Prometheus clamps
+                // head deletions: samples appended later stay visible.
+                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                let mut it = s.iterator();
+                while it.next() != ValueType::None {
+                    lo = lo.min(it.at_t());
+                    hi = hi.max(it.at_t());
+                }
+                if it.err().is_some() {
+                    (lo, hi) = (mint, maxt);
+                }
                 add_interval(
                     del.entry(s.labels().clone()).or_default(),
-                    Interval { mint, maxt },
+                    Interval {
+                        mint: mint.max(lo),
+                        maxt: maxt.min(hi),
+                    },
                 );
             }
         }
