@@ -10,10 +10,11 @@
 //! seconds each, so a block is cut every twelve batches; it calls
 //! `compact` every few batches (so kills often land inside block writes,
 //! leveled merges, reloads, retention deletions and head truncations),
-//! deletes series ranges and cleans tombstones now and then. Every fourth
-//! run also has a small size retention, so that opening and compacting
-//! drop blocks by size too (sometimes all of them: the head alone is
-//! then near the limit). It announces each step on stdout:
+//! deletes series ranges and cleans tombstones now and then. Once time
+//! retention has dropped a block, every fourth run also has a size
+//! retention of about the head's size plus half the blocks', so that
+//! opening and compacting drop blocks by size too (sometimes all of them,
+//! as the head's files grow). It announces each step on stdout:
 //!
 //! - `begin N` / `ack N` around the commit of batch N;
 //! - `floor F TR SR` after `compact` returns (`F`: the end of the newest
@@ -68,7 +69,7 @@ const CHUNK_RANGE: i64 = 60_000;
 const COMPACT_EVERY: u64 = 3;
 const DELETE_EVERY: u64 = 29;
 const CLEAN_EVERY: u64 = 71;
-const RETENTION: i64 = 20 * CHUNK_RANGE;
+const RETENTION: i64 = 12 * CHUNK_RANGE;
 const CYCLES: usize = 30;
 /// Stop starting new cycles after this long (the test stays bounded on
 /// slow machines).
@@ -159,7 +160,7 @@ fn deletion(n: u64) -> Option<(Vec<u64>, i64, i64)> {
     let h = mix(n.wrapping_mul(0x5151));
     let a = h % SERIES;
     let mut series = vec![a];
-    if h % 3 == 0 {
+    if h.is_multiple_of(3) {
         series.push((a + 1 + (h >> 8) % (SERIES - 1)) % SERIES);
         series.sort_unstable();
     }
@@ -607,10 +608,12 @@ fn db_crash_and_reopen() {
     let mut interrupted = 0;
     while cycles < CYCLES && started.elapsed() < TIME_BUDGET {
         cycles += 1;
-        // Every fourth run: a size retention of the head's size (as the
-        // last open saw it) plus half the blocks', so that at least the
-        // writer's open drops blocks by size.
-        let size = if cycles % 4 == 0 && last_sizes.1 > 8 * 1024 {
+        // Every fourth run, once time retention has worked: a size
+        // retention of the head's size (as the last open saw it) plus half
+        // the blocks', so that at least the writer's open drops blocks by
+        // size. (Earlier, it would keep the blocks too short for time
+        // retention on a slow machine.)
+        let size = if cycles % 4 == 0 && time_retentions > 0 && last_sizes.1 > 8 * 1024 {
             last_sizes.0 + last_sizes.1 / 2
         } else {
             0
