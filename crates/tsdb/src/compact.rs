@@ -375,9 +375,7 @@ pub fn compact_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<Option<Blo
     let res = builder.finish()?;
     if res.is_none() {
         for b in blocks {
-            let mut m = b.meta();
-            m.compaction.deletable = true;
-            m.write(b.dir())?;
+            b.mark_deletable()?;
         }
     }
     Ok(res)

@@ -457,9 +457,7 @@ impl Db {
                 Err(e) => {
                     // Do not pick these blocks again.
                     for b in &sources {
-                        let mut m = b.meta();
-                        m.compaction.failed = true;
-                        let _ = m.write(b.dir());
+                        let _ = b.mark_compaction_failed();
                     }
                     self.reload_locked()?;
                     return Err(e.into());

@@ -10,6 +10,7 @@
 //! de-duplicated.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use model::matcher::Matcher;
@@ -36,6 +37,10 @@ pub struct Block {
     chunks: OnceLock<Result<BlockReader, String>>,
     tombstones: RwLock<Arc<Tombstones>>,
     size: std::sync::atomic::AtomicU64,
+    /// Set by [`Block::mark_deletable`].
+    deletable: AtomicBool,
+    /// Set by [`Block::mark_compaction_failed`].
+    compaction_failed: AtomicBool,
 }
 
 impl std::fmt::Debug for Block {
@@ -74,6 +79,8 @@ impl Block {
             chunks: OnceLock::new(),
             tombstones: RwLock::new(Arc::new(tombstones)),
             size: std::sync::atomic::AtomicU64::new(dir_size(dir)),
+            deletable: AtomicBool::new(false),
+            compaction_failed: AtomicBool::new(false),
         })
     }
 
@@ -90,11 +97,28 @@ impl Block {
         &self.dir
     }
 
-    /// Its metadata as read at open (tombstone count kept current).
+    /// Its metadata as read at open (tombstone count and marks kept
+    /// current).
     pub fn meta(&self) -> BlockMeta {
         let mut m = self.meta.clone();
         m.stats.num_tombstones = self.tombstones().num_intervals();
+        m.compaction.deletable |= self.deletable.load(Ordering::Relaxed);
+        m.compaction.failed |= self.compaction_failed.load(Ordering::Relaxed);
         m
+    }
+
+    /// Marks the block for deletion (a compaction left nothing of it), in
+    /// `meta.json` and in memory, so that the next reload deletes it.
+    pub fn mark_deletable(&self) -> Result<(), Error> {
+        self.deletable.store(true, Ordering::Relaxed);
+        self.meta().write(&self.dir)
+    }
+
+    /// Marks the block's compaction as failed, in `meta.json` and in
+    /// memory, so that the planner does not pick it again.
+    pub fn mark_compaction_failed(&self) -> Result<(), Error> {
+        self.compaction_failed.store(true, Ordering::Relaxed);
+        self.meta().write(&self.dir)
     }
 
     /// First millisecond.
