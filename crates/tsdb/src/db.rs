@@ -500,8 +500,10 @@ impl Db {
         for b in self.blocks().iter() {
             b.delete(mint, maxt, matchers)?;
         }
-        // As Prometheus, a head deletion covers only the samples there now
-        // (the interval is clamped to them): later appends stay visible.
+        // A head deletion ends at the newest sample there now, so later
+        // appends stay visible (Prometheus clamps both ends; the start is
+        // kept here so that older data of the series that comes back from
+        // the WAL or chunks_head after a restart stays hidden).
         let mut present: HashMap<Labels, (i64, i64)> = HashMap::new();
         for s in self.head.select_series(mint, maxt, false, 0, matchers) {
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -514,7 +516,7 @@ impl Db {
                 (lo, hi) = (mint, maxt);
             }
             if lo <= hi {
-                present.insert(s.labels().clone(), (mint.max(lo), maxt.min(hi)));
+                present.insert(s.labels().clone(), (mint, maxt.min(hi)));
             }
         }
         let series: Vec<(u64, Labels, Interval)> = self

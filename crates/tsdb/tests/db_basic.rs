@@ -213,3 +213,27 @@ fn head_deletions_survive_a_restart() {
     let got = dump(&db, 0, 5 * H, &m);
     assert_eq!(got[0].1.len(), 300 - 11);
 }
+
+#[test]
+fn deleting_every_sample_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let l = lbls(0);
+    for t in [750, 1250, 2250] {
+        let mut app = db.appender();
+        app.append(None, &l, Timestamp(t), Sample::Float(1.0))
+            .unwrap();
+        app.commit().unwrap();
+    }
+    let m = vec![Matcher::new(MatchOp::Equal, "nope", "").unwrap()];
+    db.delete(-1_000_000, 1_000_000, &m).unwrap();
+    assert!(dump(&db, 0, 10_000, &all()).is_empty());
+    db.compact().unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(
+        dump(&db, 0, 10_000, &all()).is_empty(),
+        "{:?}",
+        dump(&db, 0, 10_000, &all())
+    );
+}

@@ -40,7 +40,7 @@ pub struct CheckpointStats {
     pub dropped_samples: usize,
     /// Tombstones read.
     pub total_tombstones: usize,
-    /// Tombstones dropped because they end before `mint`.
+    /// Tombstones dropped because their series left the head.
     pub dropped_tombstones: usize,
     /// Exemplars read.
     pub total_exemplars: usize,
@@ -273,7 +273,13 @@ fn write_checkpoint(
                     stones.clear();
                     record::decode_tombstones(rec, &mut stones).map_err(decode_err)?;
                     let n = stones.len();
-                    stones.retain(|s| s.maxt >= mint);
+                    // Kept for every series still in the head, even when
+                    // they end before `mint`: after a restart the head's
+                    // memory-mapped chunks can bring back older samples of
+                    // the series (when no block marks them as persisted,
+                    // e.g. everything in the range was deleted), and the
+                    // deletion must still hide them. Prometheus drops them.
+                    stones.retain(|s| keep(s.series));
                     stats.total_tombstones += n;
                     stats.dropped_tombstones += n - stones.len();
                     if !stones.is_empty() {
