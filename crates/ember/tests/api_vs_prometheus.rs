@@ -1575,18 +1575,6 @@ const METRICS_ONLY_EMBER: &[(&str, &str)] = &[
         "prometheus_target_sync_total",
         "Ember's own (crates/scrape): syncs per pool; Prometheus has the `prometheus_target_sync_length_seconds` summary",
     ),
-    (
-        "prometheus_tsdb_compaction_duration_seconds_sum",
-        "Ember's own (crates/tsdb): the sum of Prometheus's `prometheus_tsdb_compaction_duration_seconds` histogram, alone",
-    ),
-    (
-        "prometheus_tsdb_compaction_failed",
-        "Ember's own (crates/tsdb): whether the last compaction failed",
-    ),
-    (
-        "prometheus_tsdb_head_compactions_total",
-        "Ember's own (crates/tsdb): head ranges written as blocks",
-    ),
 ];
 
 /// `/metrics`: same status and content type; every family Ember exposes

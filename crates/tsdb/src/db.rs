@@ -144,15 +144,22 @@ struct DbMetrics {
     compactions: AtomicU64,
     compactions_failed: AtomicU64,
     compactions_triggered: AtomicU64,
+    /// Compaction durations: counts per bucket of
+    /// [`COMPACTION_BUCKETS`] (not cumulative), and the sum in ms.
+    compaction_buckets: [AtomicU64; COMPACTION_BUCKETS.len()],
     compaction_ms: AtomicU64,
-    head_compactions: AtomicU64,
     reloads: AtomicU64,
     reloads_failed: AtomicU64,
     time_retentions: AtomicU64,
     size_retentions: AtomicU64,
     blocks_bytes: AtomicU64,
-    last_compaction_failed: AtomicU64,
 }
+
+/// Upper bounds (s) of `prometheus_tsdb_compaction_duration_seconds`, as
+/// Prometheus's (exponential from 1 by 2, 14 buckets).
+const COMPACTION_BUCKETS: [f64; 14] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+];
 
 /// The database (see the module docs).
 pub struct Db {
@@ -396,10 +403,6 @@ impl Db {
             .compactions_triggered
             .fetch_add(1, Ordering::Relaxed);
         let res = self.compact_locked();
-        let failed = u64::from(res.is_err());
-        self.metrics
-            .last_compaction_failed
-            .store(failed, Ordering::Relaxed);
         if res.is_err() {
             self.metrics
                 .compactions_failed
@@ -413,9 +416,6 @@ impl Db {
         while let Some((mint, maxt)) = self.head_compactable() {
             let start = Instant::now();
             let meta = self.write_head_range(&self.dir, mint, maxt)?;
-            self.metrics
-                .head_compactions
-                .fetch_add(1, Ordering::Relaxed);
             self.note_compaction(start);
             if let Some(m) = meta {
                 tracing::info!(ulid = %m.ulid, mint = m.min_time, maxt = m.max_time, duration = ?start.elapsed(), "write block");
@@ -469,10 +469,52 @@ impl Db {
     }
 
     fn note_compaction(&self, start: Instant) {
-        self.metrics.compactions.fetch_add(1, Ordering::Relaxed);
-        self.metrics
-            .compaction_ms
-            .fetch_add(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let m = &self.metrics;
+        m.compactions.fetch_add(1, Ordering::Relaxed);
+        let took = start.elapsed();
+        m.compaction_ms
+            .fetch_add(took.as_millis() as u64, Ordering::Relaxed);
+        if let Some(i) = COMPACTION_BUCKETS
+            .iter()
+            .position(|b| took.as_secs_f64() <= *b)
+        {
+            m.compaction_buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn compaction_histogram(&self) -> MetricFamily {
+        let m = &self.metrics;
+        let mut cum = 0u64;
+        let buckets = COMPACTION_BUCKETS
+            .iter()
+            .zip(&m.compaction_buckets)
+            .map(|(b, n)| {
+                cum += n.load(Ordering::Relaxed);
+                expfmt::family::Bucket {
+                    upper_bound: *b,
+                    cumulative_count: cum as f64,
+                    exemplar: None,
+                }
+            })
+            .collect();
+        MetricFamily {
+            name: "prometheus_tsdb_compaction_duration_seconds".into(),
+            help: "Duration of compaction runs".into(),
+            unit: String::new(),
+            kind: model::MetricType::Histogram,
+            metrics: vec![expfmt::Metric {
+                labels: Vec::new(),
+                value: expfmt::MetricValue::Histogram(expfmt::family::Histogram {
+                    count: m.compactions.load(Ordering::Relaxed) as f64,
+                    sum: m.compaction_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+                    buckets,
+                    created_ms: None,
+                    native: None,
+                    exemplars: Vec::new(),
+                }),
+                timestamp_ms: None,
+            }],
+        }
     }
 
     /// Writes the head's `[mint, maxt)` as a block under `parent`, head
@@ -613,16 +655,6 @@ impl Db {
                 c(&m.compactions_triggered),
             ),
             MetricFamily::counter(
-                "prometheus_tsdb_head_compactions_total",
-                "Total number of head compactions (Ember: head ranges written as blocks).",
-                c(&m.head_compactions),
-            ),
-            MetricFamily::counter(
-                "prometheus_tsdb_compaction_duration_seconds_sum",
-                "Total seconds spent compacting (Ember exposes the sum only).",
-                c(&m.compaction_ms) / 1000.0,
-            ),
-            MetricFamily::counter(
                 "prometheus_tsdb_reloads_total",
                 "Number of times the database reloaded block data from disk.",
                 c(&m.reloads),
@@ -662,12 +694,8 @@ impl Db {
                 "Lowest timestamp value stored in the database. The unit is decided by the library consumer.",
                 self.min_time().unwrap_or(i64::MAX) as f64,
             ),
-            MetricFamily::gauge(
-                "prometheus_tsdb_compaction_failed",
-                "Whether the last compaction failed (Ember).",
-                c(&m.last_compaction_failed),
-            ),
         ]);
+        out.push(self.compaction_histogram());
         out
     }
 
