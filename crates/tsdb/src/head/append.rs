@@ -163,6 +163,15 @@ impl Head {
     }
 }
 
+/// Which series an append is for.
+#[derive(Clone, Copy)]
+enum Target<'l> {
+    /// By labels, with an optional reference hint.
+    Labels(Option<SeriesRef>, &'l Labels),
+    /// By reference only.
+    Ref(u64),
+}
+
 /// The verdict on one sample at append time.
 enum Verdict {
     InOrder,
@@ -173,13 +182,10 @@ enum Verdict {
 impl HeadAppender<'_> {
     /// The batch index of the series, creating and pinning it if needed.
     fn resolve(&mut self, hint: Option<SeriesRef>, labels: &Labels) -> Result<u32, AppendError> {
-        if let Some(SeriesRef(r)) = hint.filter(|r| r.0 != 0) {
-            if let Some(&i) = self.index.get(&r) {
-                return Ok(i);
-            }
-            if let Some(s) = self.head.series.get_by_ref_pinned(r) {
-                return Ok(self.add_pending(s));
-            }
+        if let Some(SeriesRef(r)) = hint.filter(|r| r.0 != 0)
+            && let Some(i) = self.resolve_ref(r)
+        {
+            return Ok(i);
         }
         validate_labels(labels)?;
         let hash = labels.stable_hash();
@@ -250,6 +256,16 @@ impl HeadAppender<'_> {
         }
     }
 
+    /// The batch index of series `r`, pinning it; `None` if the head does
+    /// not know it.
+    fn resolve_ref(&mut self, r: u64) -> Option<u32> {
+        if let Some(&i) = self.index.get(&r) {
+            return Some(i);
+        }
+        let s = self.head.series.get_by_ref_pinned(r)?;
+        Some(self.add_pending(s))
+    }
+
     fn append_sample(
         &mut self,
         hint: Option<SeriesRef>,
@@ -257,6 +273,16 @@ impl HeadAppender<'_> {
         t: i64,
         s: Sample<'_>,
     ) -> Result<SeriesRef, AppendError> {
+        self.append_to(Target::Labels(hint, labels), t, s)?
+            .ok_or_else(|| AppendError::Storage("series not found".into()))
+    }
+
+    fn append_to(
+        &mut self,
+        target: Target<'_>,
+        t: i64,
+        s: Sample<'_>,
+    ) -> Result<Option<SeriesRef>, AppendError> {
         let kind = usize::from(!matches!(s, Sample::Float(_)));
         if kind == 1 {
             if !self.head.opts.native_histograms {
@@ -276,7 +302,13 @@ impl HeadAppender<'_> {
             self.rejects.out_of_bounds[1] += 1;
             return Err(AppendError::OutOfBounds);
         }
-        let i = self.resolve(hint, labels)?;
+        let i = match target {
+            Target::Labels(hint, labels) => self.resolve(hint, labels)?,
+            Target::Ref(r) => match self.resolve_ref(r) {
+                Some(i) => i,
+                None => return Ok(None),
+            },
+        };
         let verdict = if t >= self.min_valid_time {
             self.verdict(i, t, &s)?
         } else {
@@ -289,7 +321,7 @@ impl HeadAppender<'_> {
                 let err = if kind == 1 {
                     AppendError::OutOfOrder
                 } else if window > 0 && t >= self.head_max_t.saturating_sub(window) {
-                    return self.record(i, t, s, false);
+                    return self.record(i, t, s, false).map(Some);
                 } else if window > 0 {
                     AppendError::TooOld
                 } else if t < self.min_valid_time {
@@ -304,9 +336,9 @@ impl HeadAppender<'_> {
                 }
                 return Err(err);
             }
-            Verdict::InOrder => return self.record(i, t, s, true),
+            Verdict::InOrder => return self.record(i, t, s, true).map(Some),
         }
-        Ok(SeriesRef(self.pending[i as usize].series.series_ref))
+        Ok(Some(SeriesRef(self.pending[i as usize].series.series_ref)))
     }
 
     fn record(
@@ -642,6 +674,18 @@ impl Appender for HeadAppender<'_> {
         sample: Sample<'_>,
     ) -> Result<SeriesRef, AppendError> {
         self.append_sample(hint, labels, t.0, sample)
+    }
+
+    fn append_by_ref(
+        &mut self,
+        series: SeriesRef,
+        t: Timestamp,
+        sample: Sample<'_>,
+    ) -> Result<Option<SeriesRef>, AppendError> {
+        if series.0 == 0 {
+            return Ok(None);
+        }
+        self.append_to(Target::Ref(series.0), t.0, sample)
     }
 
     fn append_exemplar(
