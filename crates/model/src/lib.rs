@@ -14,6 +14,7 @@ pub mod matcher;
 pub mod metadata;
 pub mod regex;
 pub mod relabel;
+pub mod time;
 pub mod value;
 
 pub use histogram::{FloatHistogram, Histogram};

@@ -9,21 +9,23 @@
 //!
 //! Bounds: the decompressed size is checked from snappy's header before
 //! anything is allocated ([`Limits`], [`read::ReadLimits`]); the web layer
-//! bounds the compressed body. Not implemented: remote read's
-//! `STREAMED_XOR_CHUNKS` response type (would need XOR chunk encoding,
-//! which lives in `tsdb`), the remote write *sender*, and storing 1.0
-//! metadata or 2.0 created timestamps (Prometheus does neither by
-//! default).
+//! bounds the compressed body. Remote read streams `STREAMED_XOR_CHUNKS`
+//! ([`stream`]) with a chunk encoder the caller supplies (the encodings live
+//! in `tsdb`, which this crate does not depend on). Not implemented: the
+//! remote write *sender*, and storing 1.0 metadata or 2.0 created
+//! timestamps (Prometheus does neither by default).
 
 pub mod convert;
 pub mod prompb;
 pub mod read;
+pub mod stream;
 pub mod wire;
 pub mod write;
 
 use std::fmt::Display;
 
-pub use read::{ReadLimits, handle_read};
+pub use read::{ReadLimits, ReadPlan, answer_samples, handle_read, plan_read};
+pub use stream::{ChunkEncoder, Run, stream_read};
 pub use write::{ProtoMsg, WriteStats, handle_write, parse_content_type};
 
 /// Remote write limits.
@@ -38,6 +40,21 @@ impl Default for Limits {
         Limits {
             max_decompressed_bytes: 32 << 20,
         }
+    }
+}
+
+/// The receiver's counters, exposed by the web layer as Prometheus's
+/// `prometheus_api_remote_write_*`.
+#[derive(Debug, Default)]
+pub struct WriteMetrics {
+    /// Samples and histogram samples refused for invalid labels.
+    pub invalid_labels_samples: std::sync::atomic::AtomicU64,
+}
+
+impl WriteMetrics {
+    fn invalid(&self, n: usize) {
+        self.invalid_labels_samples
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

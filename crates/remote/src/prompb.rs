@@ -633,6 +633,126 @@ impl Message for ReadResponse {
     }
 }
 
+/// `prometheus.Chunk.Encoding` values.
+pub mod chunk_encoding {
+    /// `UNKNOWN`.
+    pub const UNKNOWN: i32 = 0;
+    /// `XOR` (Gorilla floats).
+    pub const XOR: i32 = 1;
+    /// `HISTOGRAM` (integer native histograms).
+    pub const HISTOGRAM: i32 = 2;
+    /// `FLOAT_HISTOGRAM`.
+    pub const FLOAT_HISTOGRAM: i32 = 3;
+}
+
+/// `prometheus.Chunk`: one encoded chunk of a series.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Chunk {
+    /// First sample's time, ms.
+    pub min_time_ms: i64,
+    /// Last sample's time, ms.
+    pub max_time_ms: i64,
+    /// The encoding ([`chunk_encoding`]).
+    pub kind: i32,
+    /// The chunk bytes as the TSDB stores them.
+    pub data: Vec<u8>,
+}
+
+impl Message for Chunk {
+    fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut m = Chunk::default();
+        fields(buf, |r, f, wt| {
+            match f {
+                1 => m.min_time_ms = scalar!(r, f, wt, VARINT, i64_of(r.varint()?)),
+                2 => m.max_time_ms = scalar!(r, f, wt, VARINT, i64_of(r.varint()?)),
+                3 => m.kind = scalar!(r, f, wt, VARINT, i32_of(r.varint()?)),
+                4 => m.data = scalar!(r, f, wt, LEN, r.bytes()?.to_vec()),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        Ok(m)
+    }
+    fn encode_to(&self, w: &mut Writer) {
+        w.int(1, self.min_time_ms);
+        w.int(2, self.max_time_ms);
+        w.int(3, i64::from(self.kind));
+        w.bytes(4, &self.data);
+    }
+}
+
+/// `prometheus.ChunkedSeries`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChunkedSeries {
+    /// The series' labels, sorted.
+    pub labels: Vec<Label>,
+    /// Its chunks, in time order.
+    pub chunks: Vec<Chunk>,
+}
+
+impl Message for ChunkedSeries {
+    fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut m = ChunkedSeries::default();
+        fields(buf, |r, f, wt| {
+            match f {
+                1 => m
+                    .labels
+                    .push(scalar!(r, f, wt, LEN, Label::decode(r.bytes()?)?)),
+                2 => m
+                    .chunks
+                    .push(scalar!(r, f, wt, LEN, Chunk::decode(r.bytes()?)?)),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        Ok(m)
+    }
+    fn encode_to(&self, w: &mut Writer) {
+        for l in &self.labels {
+            w.message(1, |w| l.encode_to(w));
+        }
+        for c in &self.chunks {
+            w.message(2, |w| c.encode_to(w));
+        }
+    }
+}
+
+/// `prometheus.ChunkedReadResponse`: one frame of a streamed read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChunkedReadResponse {
+    /// The series of this frame (Prometheus sends one per frame).
+    pub chunked_series: Vec<ChunkedSeries>,
+    /// Which query of the request the series answer.
+    pub query_index: i64,
+}
+
+impl Message for ChunkedReadResponse {
+    fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut m = ChunkedReadResponse::default();
+        fields(buf, |r, f, wt| {
+            match f {
+                1 => m.chunked_series.push(scalar!(
+                    r,
+                    f,
+                    wt,
+                    LEN,
+                    ChunkedSeries::decode(r.bytes()?)?
+                )),
+                2 => m.query_index = scalar!(r, f, wt, VARINT, i64_of(r.varint()?)),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        Ok(m)
+    }
+    fn encode_to(&self, w: &mut Writer) {
+        for s in &self.chunked_series {
+            w.message(1, |w| s.encode_to(w));
+        }
+        w.int(2, self.query_index);
+    }
+}
+
 /// Remote write 2.0 (`io.prometheus.write.v2`).
 pub mod v2 {
     use super::{Histogram, Message, Sample, fields, i32_of, i64_of, u32_of};

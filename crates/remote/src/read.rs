@@ -1,8 +1,11 @@
 //! Remote read (`/api/v1/read`), as Prometheus's
-//! `storage/remote/read_handler.go` behaves, for the `SAMPLES` response
-//! type. `STREAMED_XOR_CHUNKS` is not offered: a client accepting only it
-//! gets Prometheus's 400 for an unsupported response type; a client
-//! listing both gets samples.
+//! `storage/remote/read_handler.go` behaves: [`plan_read`] decodes the
+//! request and negotiates the response type (the first accepted one the
+//! server supports); [`answer_samples`] answers `SAMPLES` with one
+//! snappy-compressed `ReadResponse`; `STREAMED_XOR_CHUNKS` is answered by
+//! [`crate::stream::stream_read`] when the caller has a chunk encoder, and
+//! is otherwise not offered (a client accepting only it gets Prometheus's
+//! 400 for an unsupported response type).
 
 use model::matcher::{MatchOp, Matcher};
 use model::{FloatHistogram, Histogram, Labels, LabelsBuilder};
@@ -43,22 +46,59 @@ fn response_type_name(t: i32) -> String {
     }
 }
 
-/// Picks the response type (`NegotiateResponseType`); only `SAMPLES` is
-/// supported here.
-pub fn negotiate(accepted: &[i32]) -> Result<i32, String> {
-    if accepted.is_empty() || accepted.contains(&RESPONSE_SAMPLES) {
+/// Picks the response type (`NegotiateResponseType`): the first accepted
+/// type the server supports; `SAMPLES` when none is listed. `streaming`
+/// says whether `STREAMED_XOR_CHUNKS` is supported.
+pub fn negotiate(accepted: &[i32], streaming: bool) -> Result<i32, String> {
+    if accepted.is_empty() {
         return Ok(RESPONSE_SAMPLES);
     }
+    let supported =
+        |t: i32| t == RESPONSE_SAMPLES || (streaming && t == RESPONSE_STREAMED_XOR_CHUNKS);
+    if let Some(t) = accepted.iter().copied().find(|t| supported(*t)) {
+        return Ok(t);
+    }
     let names: Vec<String> = accepted.iter().map(|t| response_type_name(*t)).collect();
+    let supported = if streaming {
+        "map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]"
+    } else {
+        "map[SAMPLES:{}]"
+    };
     Err(format!(
-        "server does not support any of the requested response types: [{}]; supported: map[SAMPLES:{{}}]",
+        "server does not support any of the requested response types: [{}]; supported: {supported}",
         names.join(" ")
     ))
 }
 
+/// A decoded read request and the response type to answer with.
+#[derive(Clone, Debug)]
+pub struct ReadPlan {
+    /// The request.
+    pub request: ReadRequest,
+    /// [`RESPONSE_SAMPLES`] or [`RESPONSE_STREAMED_XOR_CHUNKS`].
+    pub response_type: i32,
+}
+
+/// Decompresses and decodes a request and negotiates its response type;
+/// errors are Prometheus's 400 answers.
+pub fn plan_read(body: &[u8], limits: &ReadLimits, streaming: bool) -> Result<ReadPlan, Response> {
+    let raw =
+        decompress(body, limits.max_decompressed_bytes).map_err(|e| Response::text(400, e))?;
+    let request = ReadRequest::decode(&raw).map_err(|e| Response::text(400, e.0))?;
+    let response_type = negotiate(&request.accepted_response_types, streaming)
+        .map_err(|e| Response::text(400, e))?;
+    Ok(ReadPlan {
+        request,
+        response_type,
+    })
+}
+
 /// The model matchers of a query, with equality matchers on an external
 /// label's own value turned into `name=""` (`filterExtLabelsFromMatchers`).
-fn matchers(pb: &[prompb::LabelMatcher], external: &Labels) -> Result<Vec<Matcher>, String> {
+pub(crate) fn matchers(
+    pb: &[prompb::LabelMatcher],
+    external: &Labels,
+) -> Result<Vec<Matcher>, String> {
     pb.iter()
         .map(|m| {
             let op = match m.kind {
@@ -77,7 +117,7 @@ fn matchers(pb: &[prompb::LabelMatcher], external: &Labels) -> Result<Vec<Matche
 }
 
 /// Series labels with the external labels added; the series' own win.
-fn with_external(l: &Labels, external: &Labels) -> Labels {
+pub(crate) fn with_external(l: &Labels, external: &Labels) -> Labels {
     if external.is_empty() {
         return l.clone();
     }
@@ -169,25 +209,28 @@ fn run_query(
 
 /// Handles one remote read request (a snappy-compressed
 /// `prometheus.ReadRequest`) and answers a snappy-compressed
-/// `prometheus.ReadResponse`. Decode errors and unsupported response types
-/// answer 400, the sample limit 400, storage errors 500.
+/// `prometheus.ReadResponse`, offering `SAMPLES` only. Decode errors and
+/// unsupported response types answer 400, the sample limit 400, storage
+/// errors 500.
 pub fn handle_read(
     q: &dyn Queryable,
     body: &[u8],
     external_labels: &Labels,
     limits: &ReadLimits,
 ) -> Response {
-    let raw = match decompress(body, limits.max_decompressed_bytes) {
-        Ok(r) => r,
-        Err(e) => return Response::text(400, e),
-    };
-    let req = match ReadRequest::decode(&raw) {
-        Ok(r) => r,
-        Err(e) => return Response::text(400, e.0),
-    };
-    if let Err(e) = negotiate(&req.accepted_response_types) {
-        return Response::text(400, e);
+    match plan_read(body, limits, false) {
+        Ok(plan) => answer_samples(q, &plan.request, external_labels, limits),
+        Err(r) => r,
     }
+}
+
+/// Answers a decoded request with `SAMPLES`.
+pub fn answer_samples(
+    q: &dyn Queryable,
+    req: &ReadRequest,
+    external_labels: &Labels,
+    limits: &ReadLimits,
+) -> Response {
     let mut resp = ReadResponse::default();
     let mut n = 0usize;
     for query in &req.queries {
@@ -216,14 +259,26 @@ mod tests {
 
     #[test]
     fn negotiation() {
-        assert_eq!(negotiate(&[]), Ok(RESPONSE_SAMPLES));
+        assert_eq!(negotiate(&[], true), Ok(RESPONSE_SAMPLES));
         assert_eq!(
-            negotiate(&[RESPONSE_STREAMED_XOR_CHUNKS, RESPONSE_SAMPLES]),
+            negotiate(&[RESPONSE_STREAMED_XOR_CHUNKS, RESPONSE_SAMPLES], false),
             Ok(RESPONSE_SAMPLES)
         );
         assert_eq!(
-            negotiate(&[RESPONSE_STREAMED_XOR_CHUNKS]),
+            negotiate(&[RESPONSE_STREAMED_XOR_CHUNKS, RESPONSE_SAMPLES], true),
+            Ok(RESPONSE_STREAMED_XOR_CHUNKS)
+        );
+        assert_eq!(
+            negotiate(&[RESPONSE_SAMPLES, RESPONSE_STREAMED_XOR_CHUNKS], true),
+            Ok(RESPONSE_SAMPLES)
+        );
+        assert_eq!(
+            negotiate(&[RESPONSE_STREAMED_XOR_CHUNKS], false),
             Err("server does not support any of the requested response types: [STREAMED_XOR_CHUNKS]; supported: map[SAMPLES:{}]".into())
+        );
+        assert_eq!(
+            negotiate(&[7], true),
+            Err("server does not support any of the requested response types: [7]; supported: map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]".into())
         );
     }
 

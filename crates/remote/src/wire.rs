@@ -49,6 +49,11 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
     /// A base-128 varint.
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
         let mut v: u64 = 0;

@@ -9,7 +9,7 @@ use crate::convert::{
     AnyHistogram, histogram_from_proto, loose_labels, metric_type_of, series_labels,
 };
 use crate::prompb::{Message, WriteRequest, v2};
-use crate::{Limits, Response, decompress};
+use crate::{Limits, Response, WriteMetrics, decompress};
 
 /// The 1.0 message name (`proto=` parameter).
 pub const PROTO_V1: &str = "prometheus.WriteRequest";
@@ -107,6 +107,7 @@ pub fn handle_write(
     content_encoding: Option<&str>,
     body: &[u8],
     limits: &Limits,
+    metrics: &WriteMetrics,
 ) -> Response {
     let msg = match parse_content_type(content_type) {
         Ok(m) => m,
@@ -129,11 +130,11 @@ pub fn handle_write(
     };
     match msg {
         ProtoMsg::V1 => match WriteRequest::decode(&raw) {
-            Ok(req) => write_v1(app, &req),
+            Ok(req) => write_v1(app, &req, metrics),
             Err(e) => Response::text(400, e.0),
         },
         ProtoMsg::V2 => match v2::Request::decode(&raw) {
-            Ok(req) => write_v2(app, &req),
+            Ok(req) => write_v2(app, &req, metrics),
             Err(e) => Response::text(400, e.0),
         },
     }
@@ -167,7 +168,7 @@ fn append_histogram(
     }
 }
 
-fn write_v1(app: &dyn Appendable, req: &WriteRequest) -> Response {
+fn write_v1(app: &dyn Appendable, req: &WriteRequest, metrics: &WriteMetrics) -> Response {
     let mut a = app.appender();
     for ts in &req.timeseries {
         let pairs = ts
@@ -175,6 +176,7 @@ fn write_v1(app: &dyn Appendable, req: &WriteRequest) -> Response {
             .iter()
             .map(|l| (l.name.as_str(), l.value.as_str()));
         let Ok(labels) = series_labels(pairs) else {
+            metrics.invalid(ts.samples.len() + ts.histograms.len());
             continue;
         };
         let mut hint = None;
@@ -252,7 +254,7 @@ fn pairs_string(pairs: &[(&str, &str)]) -> String {
     s
 }
 
-fn write_v2(app: &dyn Appendable, req: &v2::Request) -> Response {
+fn write_v2(app: &dyn Appendable, req: &v2::Request, metrics: &WriteMetrics) -> Response {
     let mut stats = WriteStats::default();
     let mut bad: Vec<String> = Vec::new();
     let mut a = app.appender();
@@ -271,6 +273,7 @@ fn write_v2(app: &dyn Appendable, req: &v2::Request) -> Response {
         let labels = match series_labels(pairs.iter().copied()) {
             Ok(l) => l,
             Err(reason) => {
+                metrics.invalid(ts.samples.len() + ts.histograms.len());
                 let mut sorted = pairs.clone();
                 sorted.sort_by(|a, b| a.0.cmp(b.0));
                 let got = pairs_string(&sorted);

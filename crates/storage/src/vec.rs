@@ -311,3 +311,72 @@ impl crate::Querier for VecQuerier {
         Ok((crate::query::apply_limit(v, hints.limit), Vec::new()))
     }
 }
+
+/// An iterator that owns its sorted samples (and, optionally, the error
+/// that cut them short), for series decoded eagerly.
+pub struct OwnedIterator {
+    samples: Vec<(i64, Value)>,
+    pos: Option<usize>,
+    err: Option<StorageError>,
+}
+
+impl OwnedIterator {
+    /// An iterator over `samples`, sorted by time; `err` is reported by
+    /// `err()` (after the samples that were decoded before it).
+    pub fn new(samples: Vec<(i64, Value)>, err: Option<StorageError>) -> OwnedIterator {
+        OwnedIterator {
+            samples,
+            pos: None,
+            err,
+        }
+    }
+
+    fn view(&self) -> VecIterator<'_> {
+        VecIterator {
+            samples: &self.samples,
+            start_timestamps: &[],
+            pos: self.pos,
+        }
+    }
+
+    fn step(&mut self, f: impl FnOnce(&mut VecIterator<'_>) -> ValueType) -> ValueType {
+        let mut v = VecIterator {
+            samples: &self.samples,
+            start_timestamps: &[],
+            pos: self.pos,
+        };
+        let vt = f(&mut v);
+        self.pos = v.pos;
+        vt
+    }
+}
+
+impl SampleIterator for OwnedIterator {
+    fn next(&mut self) -> ValueType {
+        self.step(|v| v.next())
+    }
+
+    fn seek(&mut self, t: i64) -> ValueType {
+        self.step(|v| v.seek(t))
+    }
+
+    fn at(&self) -> (i64, f64) {
+        self.view().at()
+    }
+
+    fn at_histogram(&self, into: &mut Histogram) -> i64 {
+        self.view().at_histogram(into)
+    }
+
+    fn at_float_histogram(&self, into: &mut FloatHistogram) -> i64 {
+        self.view().at_float_histogram(into)
+    }
+
+    fn at_t(&self) -> i64 {
+        self.view().at_t()
+    }
+
+    fn err(&self) -> Option<StorageError> {
+        self.err.clone()
+    }
+}

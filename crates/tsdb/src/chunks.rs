@@ -166,6 +166,9 @@ pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
 /// owned by this process's TSDB directory: a file is mapped only once it is
 /// complete (sealed) or for reading at open, and the only truncation —
 /// repairing a torn tail at open — happens before the file is mapped again.
+/// Block `index` files (`crate::index::IndexReader`) are mapped the same
+/// way: they are written completely and closed before they are opened, and
+/// never modified afterwards.
 #[allow(unsafe_code)]
 pub(crate) fn map_file(path: &Path) -> Result<memmap2::Mmap, Error> {
     let f = std::fs::File::open(path).map_err(io_err("open", path))?;

@@ -33,6 +33,7 @@ pub mod read;
 pub mod replay;
 pub mod series;
 pub mod stats;
+pub mod tombstones;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -157,6 +158,8 @@ pub struct Head {
     pub(crate) min_valid_time: AtomicI64,
     pub(crate) metrics: HeadMetrics,
     pub(crate) exemplars: Mutex<ExemplarStorage>,
+    /// Deletions found in the WAL on open, for the database to take.
+    pub(crate) replayed_tombstones: Mutex<Vec<crate::record::RefTombstone>>,
 }
 
 impl std::fmt::Debug for Head {
@@ -238,6 +241,7 @@ impl Head {
             min_valid_time: AtomicI64::new(i64::MIN),
             metrics: HeadMetrics::default(),
             exemplars: Mutex::new(ExemplarStorage::new(opts.max_exemplars)),
+            replayed_tombstones: Mutex::new(Vec::new()),
             dir,
             opts,
         };

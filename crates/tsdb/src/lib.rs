@@ -3,19 +3,23 @@
 //! Owns the chunk encodings ([`chunkenc`]: XOR floats, native histograms),
 //! the head-chunk files (`chunks_head/`, [`chunks`]), the write-ahead log
 //! ([`wal`]) and its record encodings ([`record`]), the in-memory
-//! [`head`] (series, postings [`index`], appender, querier, replay,
-//! truncation, exemplars, self-metrics). Blocks and compaction arrive on
-//! top of these.
+//! [`head`] (series, postings, appender, querier, replay, truncation,
+//! exemplars, self-metrics) and the block [`index`] file (format v2).
+//! Blocks and compaction arrive on top of these.
 //!
 //! Synchronous: callers on an async runtime use `spawn_blocking`. Knows
 //! nothing of scraping, PromQL or HTTP; it is reached through the `storage`
 //! seams.
 
+pub mod block;
 pub mod chunkenc;
 pub mod chunks;
+pub mod compact;
+pub mod db;
 pub mod head;
 pub mod index;
 pub mod record;
 pub mod wal;
 
+pub use db::{Db, DbOptions};
 pub use head::{Head, HeadOptions};

@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) slots: Arc<Semaphore>,
     /// When the router was built, ms.
     pub(crate) started: i64,
+    /// The API's own metrics.
+    pub(crate) metrics: crate::metrics::ApiMetrics,
 }
 
 impl Shared {
@@ -36,10 +38,13 @@ impl Shared {
             api.options.max_concurrency
         };
         let started = (api.options.clock)();
+        let metrics =
+            crate::metrics::ApiMetrics::new(api.options.max_concurrency, &api.options.route_prefix);
         Shared {
             api,
             slots: Arc::new(Semaphore::new(n)),
             started,
+            metrics,
         }
     }
 

@@ -15,24 +15,31 @@
 //! scraping or rule internals. Query evaluation runs on the blocking pool
 //! behind a semaphore (`--query.max-concurrency`).
 //!
-//! Layout: `query` (`/query`, `/query_range`, `/format_query`), `series`
+//! Layout: `query` (`/query`, `/query_range`, `/format_query`,
+//! `/parse_query`, whose tree is written by `parse_query`), `series`
 //! (`/series`, `/labels`, `/label/<name>/values`, `/query_exemplars`),
 //! `status` (targets, metadata, rules, alerts, `/status/*`), `federate`,
 //! `lifecycle` (`/metrics`, `/-/*`, admin), `api` (envelope, errors,
-//! request plumbing, compression), `histogram` (bucket bounds for JSON).
+//! request plumbing, compression), `histogram` (bucket bounds for JSON),
+//! `webconfig` (`--web.config.file`: parsing and validation) and `serve`
+//! (HTTP or HTTPS with rustls, basic authentication, extra headers).
 
 mod api;
 mod federate;
 mod histogram;
 mod json;
 mod lifecycle;
+mod metrics;
 mod params;
+mod parse_query;
 mod query;
 mod remote;
 mod series;
+pub mod serve;
 pub mod sources;
 mod status;
 pub mod ui;
+pub mod webconfig;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -42,6 +49,9 @@ use axum::routing::{get, post};
 use model::Labels;
 use promql::Engine;
 use storage::Queryable;
+
+pub use serve::{WebConfigFile, serve};
+pub use webconfig::{WebConfig, WebConfigError};
 
 pub use sources::{
     ActiveTarget, AdminSource, AlertmanagerSource, BuildInfo, DroppedTarget, ExemplarSeries,
@@ -68,6 +78,9 @@ pub struct Options {
     pub clock: fn() -> i64,
     /// Largest request body read, bytes.
     pub max_body_bytes: usize,
+    /// The prefix the binary serves these routes under (`--web.route-prefix`),
+    /// left out of the `handler` label of the HTTP metrics.
+    pub route_prefix: String,
 }
 
 impl Default for Options {
@@ -80,6 +93,7 @@ impl Default for Options {
             app_name: "Prometheus Server".into(),
             clock: now_ms,
             max_body_bytes: 16 << 20,
+            route_prefix: String::new(),
         }
     }
 }
@@ -127,6 +141,9 @@ pub struct Api {
     /// `--web.enable-remote-write-receiver`: `/api/v1/write` answers 404
     /// unless set (and [`Api::appendable`] is given).
     pub remote_write: bool,
+    /// Encodes chunks for remote read's `STREAMED_XOR_CHUNKS`; without it
+    /// only `SAMPLES` is offered.
+    pub chunk_encoder: Option<Arc<dyn ::remote::ChunkEncoder>>,
 }
 
 impl Api {
@@ -148,6 +165,7 @@ impl Api {
             lifecycle: None,
             appendable: None,
             remote_write: false,
+            chunk_encoder: None,
         }
     }
 }
@@ -159,6 +177,7 @@ pub fn router(api: Api) -> Router {
         .route("/query", get(query::instant).post(query::instant))
         .route("/query_range", get(query::range).post(query::range))
         .route("/format_query", get(query::format).post(query::format))
+        .route("/parse_query", get(query::parse).post(query::parse))
         .route("/write", post(remote::write))
         .route("/read", post(remote::read))
         .route("/series", get(series::series).post(series::series))
@@ -220,5 +239,9 @@ pub fn router(api: Api) -> Router {
                 .put(lifecycle::quit)
                 .get(lifecycle::post_only),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            metrics::instrument,
+        ))
         .with_state(shared)
 }

@@ -20,12 +20,14 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>, req: Request) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let format = Format::negotiate(accept);
-    let families = shared
+    let mut families = shared
         .api
         .metrics
         .as_ref()
         .map(|m| m.gather())
         .unwrap_or_default();
+    families.extend(shared.metrics.families());
+    families.sort_by(|a, b| a.name.cmp(&b.name));
     let body = match format {
         Format::Protobuf => {
             let mut out = Vec::new();

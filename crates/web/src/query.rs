@@ -1,4 +1,5 @@
-//! `/api/v1/query`, `/api/v1/query_range` and `/api/v1/format_query`.
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query` and
+//! `/api/v1/parse_query`.
 //!
 //! Parameters are checked in Prometheus's order (so the first bad one is
 //! the one reported), then the query runs on the blocking pool once a
@@ -15,6 +16,7 @@ use promql::{CancelToken, Error as EngineError, QueryParams, QueryResult, Value}
 
 use crate::api::{self, ApiError, ErrorType, Outcome, Req, Shared};
 use crate::json::Writer;
+use crate::metrics::Slice;
 use crate::params::{self, Form};
 
 /// Prometheus's resolution guard: points per series of a range query.
@@ -37,6 +39,21 @@ pub(crate) async fn format(State(shared): State<Arc<Shared>>, req: Request) -> R
             Ok(e) => {
                 let mut w = Writer::default();
                 w.str(&promql_syntax::pretty(&e));
+                Outcome::data(w.finish())
+            }
+            Err(e) => ApiError::param("query", e).into(),
+        }
+    })
+    .await
+}
+
+/// `GET|POST /api/v1/parse_query` (3.x): the expression's syntax tree.
+pub(crate) async fn parse(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    api::run(shared, req, |shared, req| {
+        match promql_syntax::parse_with(req.form.get("query"), shared.parser()) {
+            Ok(e) => {
+                let mut w = Writer::default();
+                crate::parse_query::translate(&mut w, &e);
                 Outcome::data(w.finish())
             }
             Err(e) => ApiError::param("query", e).into(),
@@ -144,9 +161,14 @@ impl Drop for CancelOnDrop {
 }
 
 async fn execute(shared: &Shared, plan: Plan) -> Outcome {
+    let _in_flight = crate::metrics::InFlight::new(&shared.metrics.queries);
+    let queued = std::time::Instant::now();
     let Ok(permit) = shared.slots.clone().acquire_owned().await else {
         return ApiError::new(ErrorType::Internal, "query slots closed").into();
     };
+    shared
+        .metrics
+        .observe_slice(Slice::QueueTime, queued.elapsed().as_secs_f64());
     let cancel = CancelToken::new();
     let _guard = CancelOnDrop(cancel.clone());
     let timed_out = Arc::new(AtomicBool::new(false));
@@ -189,7 +211,14 @@ async fn execute(shared: &Shared, plan: Plan) -> Outcome {
         }
     };
     match result {
-        Ok(res) => success(res, &plan),
+        Ok(res) => {
+            let m = &shared.metrics;
+            m.observe_slice(Slice::PrepareTime, res.stats.prepare_seconds);
+            m.observe_slice(Slice::InnerEval, res.stats.eval_seconds);
+            // The engine returns series in their final order; no sort step.
+            m.observe_slice(Slice::ResultSort, 0.0);
+            success(res, &plan)
+        }
         Err(e) => engine_error(e, timed_out.load(Ordering::Relaxed)).into(),
     }
 }

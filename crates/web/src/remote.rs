@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{Shared, not_ready};
+use crate::metrics::InFlight;
 
 fn to_http(r: ::remote::Response) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -62,6 +63,7 @@ pub(crate) async fn write(State(shared): State<Arc<Shared>>, req: Request) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
+    let metrics = shared.metrics.remote_write.clone();
     let work = tokio::task::spawn_blocking(move || {
         ::remote::handle_write(
             app.as_ref(),
@@ -69,6 +71,7 @@ pub(crate) async fn write(State(shared): State<Arc<Shared>>, req: Request) -> Re
             ce.as_deref(),
             &body,
             &::remote::Limits::default(),
+            &metrics,
         )
     })
     .await;
@@ -78,7 +81,28 @@ pub(crate) async fn write(State(shared): State<Arc<Shared>>, req: Request) -> Re
     }
 }
 
-/// `POST /api/v1/read`.
+/// Frames of a streamed read waiting to be sent.
+const STREAM_QUEUE_FRAMES: usize = 16;
+
+/// A response body fed frame by frame from the blocking pool.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Vec<u8>>);
+
+impl axum::body::HttpBody for ChannelBody {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(http_body::Frame::data(axum::body::Bytes::from(b)))))
+    }
+}
+
+/// `POST /api/v1/read`: `SAMPLES`, or `STREAMED_XOR_CHUNKS` when the API
+/// has a chunk encoder and the client prefers it.
 pub(crate) async fn read(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if let Some(r) = not_ready(&shared) {
         return r;
@@ -88,18 +112,51 @@ pub(crate) async fn read(State(shared): State<Arc<Shared>>, req: Request) -> Res
         Ok(b) => b,
         Err(r) => return r,
     };
+    let streaming = shared.api.chunk_encoder.is_some();
+    let plan = match ::remote::plan_read(&body, &limits, streaming) {
+        Ok(p) => p,
+        Err(r) => return to_http(r),
+    };
     let shared2 = shared.clone();
-    let work = tokio::task::spawn_blocking(move || {
-        ::remote::handle_read(
-            shared2.api.queryable.as_ref(),
-            &body,
-            &shared2.api.options.external_labels,
-            &limits,
-        )
-    })
-    .await;
-    match work {
-        Ok(r) => to_http(r),
-        Err(e) => to_http(::remote::Response::text(500, e)),
+    if plan.response_type == ::remote::prompb::RESPONSE_SAMPLES {
+        let work = tokio::task::spawn_blocking(move || {
+            let _in_flight = InFlight::new(&shared2.metrics.remote_read_queries);
+            ::remote::answer_samples(
+                shared2.api.queryable.as_ref(),
+                &plan.request,
+                &shared2.api.options.external_labels,
+                &limits,
+            )
+        })
+        .await;
+        return match work {
+            Ok(r) => to_http(r),
+            Err(e) => to_http(::remote::Response::text(500, e)),
+        };
     }
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_QUEUE_FRAMES);
+    tokio::task::spawn_blocking(move || {
+        let _in_flight = InFlight::new(&shared2.metrics.remote_read_queries);
+        let Some(encoder) = shared2.api.chunk_encoder.as_deref() else {
+            return;
+        };
+        let result = ::remote::stream_read(
+            shared2.api.queryable.as_ref(),
+            &plan.request,
+            &shared2.api.options.external_labels,
+            ::remote::stream::DEFAULT_MAX_BYTES_IN_FRAME,
+            encoder,
+            &mut |frame| tx.blocking_send(frame).is_ok(),
+        );
+        if let Err(e) = result {
+            // The status is sent already: the stream just ends early.
+            tracing::error!(err = %e, "streamed remote read failed");
+        }
+    });
+    let mut r = Response::new(Body::new(ChannelBody(rx)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(::remote::stream::CONTENT_TYPE),
+    );
+    r
 }

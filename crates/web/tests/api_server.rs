@@ -73,8 +73,8 @@ struct Metrics;
 impl web::MetricsSource for Metrics {
     fn gather(&self) -> Vec<expfmt::MetricFamily> {
         vec![expfmt::MetricFamily {
-            name: "prometheus_http_requests_total".into(),
-            help: "Counter of HTTP requests.".into(),
+            name: "demo_requests_total".into(),
+            help: "Counter of demo requests.".into(),
             kind: model::MetricType::Counter,
             metrics: vec![expfmt::Metric {
                 labels: vec![("code".into(), "200".into())],
@@ -100,12 +100,35 @@ async fn metrics_are_negotiated() {
         h["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    assert_eq!(
-        String::from_utf8(b).expect("utf-8"),
-        "# HELP prometheus_http_requests_total Counter of HTTP requests.\n\
-         # TYPE prometheus_http_requests_total counter\n\
-         prometheus_http_requests_total{code=\"200\"} 3\n"
+    let body = String::from_utf8(b).expect("utf-8");
+    assert!(
+        body.starts_with(
+            "# HELP demo_requests_total Counter of demo requests.\n\
+             # TYPE demo_requests_total counter\n\
+             demo_requests_total{code=\"200\"} 3\n"
+        ),
+        "{body}"
     );
+    // The API's own families follow, sorted by name, once requests were made.
+    let (_, _, b) = send(&r, "GET", "/api/v1/query?query=1", &[]).await;
+    assert!(!b.is_empty());
+    let (_, _, b) = send(&r, "GET", "/metrics", &[]).await;
+    let body = String::from_utf8(b).expect("utf-8");
+    for family in [
+        "prometheus_http_requests_total{code=\"200\",handler=\"/metrics\"} 1\n",
+        "prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 1\n",
+        "prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/query\",le=\"0.1\"} 1\n",
+        "prometheus_http_response_size_bytes_count{handler=\"/metrics\"} 1\n",
+        "prometheus_engine_query_duration_seconds_count{slice=\"inner_eval\"} 1\n",
+        "prometheus_engine_queries_concurrent_max 20\n",
+        "# TYPE prometheus_engine_queries gauge\n",
+        "# TYPE prometheus_engine_query_duration_seconds summary\n",
+        "# TYPE prometheus_http_request_duration_seconds histogram\n",
+        "# TYPE prometheus_http_requests_total counter\n",
+        "# TYPE prometheus_http_response_size_bytes histogram\n",
+    ] {
+        assert!(body.contains(family), "{family}: {body}");
+    }
     let (_, h, b) = send(
         &r,
         "GET",

@@ -328,10 +328,30 @@ async fn v1_skips_invalid_series() {
     };
     let (s, _, _) = post(&router, "/api/v1/write", &[], snappy(&req)).await;
     assert_eq!(s, 204);
-    let d = store.data();
-    assert_eq!(
-        d.samples.keys().cloned().collect::<Vec<_>>(),
-        vec![Labels::from_pairs([("__name__", "ok")])]
+    let keys = store.data().samples.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys, vec![Labels::from_pairs([("__name__", "ok")])]);
+    // The two refused samples are counted.
+    let resp = router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("\nprometheus_api_remote_write_invalid_labels_samples_total 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("prometheus_http_requests_total{code=\"204\",handler=\"/api/v1/write\"} 1\n"),
+        "{text}"
     );
 }
 

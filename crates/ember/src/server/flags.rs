@@ -18,6 +18,11 @@ pub(crate) struct Flags {
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     pub(crate) listen_address: SocketAddr,
 
+    /// [EXPERIMENTAL] Path to configuration file that can enable TLS or
+    /// authentication (exporter-toolkit's format).
+    #[arg(long = "web.config.file")]
+    pub(crate) web_config_file: Option<PathBuf>,
+
     /// Enable shutdown and reload via HTTP request.
     #[arg(long = "web.enable-lifecycle")]
     pub(crate) enable_lifecycle: bool,
@@ -51,6 +56,18 @@ pub(crate) struct Flags {
     #[arg(long = "storage.tsdb.retention.size", value_parser = parse_bytes)]
     pub(crate) retention_size: Option<ByteSize>,
 
+    /// Minimum duration of a data block before being persisted (Prometheus's hidden flag).
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration, hide = true)]
+    pub(crate) min_block_duration: Duration,
+
+    /// Maximum duration compacted blocks may span (default: 10% of the retention time, at most 31d).
+    #[arg(long = "storage.tsdb.max-block-duration", value_parser = parse_duration, hide = true)]
+    pub(crate) max_block_duration: Option<Duration>,
+
+    /// How far behind the newest sample out-of-order samples are still accepted (the configuration file's `storage.tsdb.out_of_order_time_window` wins when set).
+    #[arg(long = "storage.tsdb.out-of-order-time-window", value_parser = parse_duration)]
+    pub(crate) out_of_order_time_window: Option<Duration>,
+
     /// Compress the WAL with snappy.
     #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) wal_compression: bool,
@@ -76,8 +93,12 @@ pub(crate) struct Flags {
     pub(crate) enable_feature: Vec<String>,
 
     /// Only log messages with the given severity or above. One of: [debug, info, warn, error].
-    #[arg(long = "log.level", default_value = "info")]
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub(crate) log_level: String,
+
+    /// Output format of log messages. One of: [logfmt, json].
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub(crate) log_format: String,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -1,13 +1,17 @@
 //! `ember server`: the Prometheus server.
 //!
 //! Wires the components in order: configuration → HTTP (answering 503 on
-//! `/-/ready` and the API until storage is open) → TSDB head (WAL replay) →
-//! discovery and scraping → ready. Stops in reverse on SIGTERM/SIGINT or
-//! `/-/quit`: HTTP, scraping, then the head (closing the WAL). SIGHUP and
+//! `/-/ready` and the API until storage is open) → TSDB (blocks, then the
+//! head's WAL replay) → discovery and scraping → ready; a background task
+//! compacts the head into blocks and applies retention every minute. Stops
+//! in reverse on SIGTERM/SIGINT or `/-/quit`: HTTP, scraping, compaction,
+//! then the head (closing the WAL). SIGHUP and
 //! `/-/reload` re-read the configuration; a bad one is refused and the
 //! running one stays.
 
+mod chunks;
 mod flags;
+mod logging;
 mod process;
 mod sources;
 
@@ -19,19 +23,25 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::watch;
-use tsdb::head::{Head, HeadOptions};
+use tsdb::head::HeadOptions;
+use tsdb::{Db, DbOptions};
 
 pub(crate) use flags::Flags;
-use sources::{LateHead, Reloader, Sources};
+use sources::{LateDb, Reloader, Sources};
 
-/// How often the head drops data older than the retention.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the database checks for compaction and retention
+/// (Prometheus: every minute).
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(60);
 /// Default retention when no flag sets one (Prometheus's 15d).
 const DEFAULT_RETENTION_MS: u64 = 15 * 24 * 3600 * 1000;
+/// How long shutdown waits for a running compaction to release storage.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(60);
+/// Largest block: 31d (Prometheus caps 10% of the retention there).
+const MAX_BLOCK_DURATION_MS: u64 = 31 * 24 * 3600 * 1000;
 
 /// Runs the server until it is told to stop.
 pub(crate) fn run(flags: Flags) -> ExitCode {
-    init_logging(&flags.log_level);
+    logging::init(&flags.log_level, &flags.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ember")
@@ -50,18 +60,6 @@ pub(crate) fn run(flags: Flags) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Where the configuration comes from.
@@ -109,7 +107,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     }
 
     let ready = Arc::new(AtomicBool::new(false));
-    let late_head = Arc::new(LateHead::default());
+    let late_head = Arc::new(LateDb::default());
     let (quit_tx, mut quit_rx) = watch::channel(false);
     let sources = Arc::new(Sources::new(
         flags.clone(),
@@ -140,9 +138,14 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     api.lifecycle = Some(sources.clone());
     api.remote_write = flags.enable_remote_write_receiver;
     api.appendable = Some(late_head.clone());
+    if flags.enable_admin_api {
+        api.admin = Some(sources.clone());
+    }
+    api.chunk_encoder = Some(Arc::new(chunks::TsdbChunkEncoder));
     // Routes live under the route prefix; the UI's links use the path the
     // browser sees (the external URL's path), which is the prefix by default.
     let prefix = flags::route_prefix(&flags);
+    api.options.route_prefix = prefix.clone();
     let external_path = match &flags.external_url {
         Some(u) => flags::external_path(Some(u)),
         None => prefix.clone(),
@@ -162,42 +165,35 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
             }),
         )
     };
+    let web_config = match &flags.web_config_file {
+        Some(p) => Some(Arc::new(web::WebConfigFile::open(p)?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(flags.listen_address)
         .await
         .with_context(|| format!("listen on {}", flags.listen_address))?;
     tracing::info!(address = %flags.listen_address, "listening");
     let mut http_quit = quit_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_quit.wait_for(|q| *q).await;
-            })
-            .await
-    });
+    let http = tokio::spawn(web::serve(listener, app, web_config, async move {
+        let _ = http_quit.wait_for(|q| *q).await;
+    }));
 
     // Storage.
-    let head_opts = HeadOptions {
-        wal_compression: if flags.wal_compression {
-            tsdb::wal::Compression::Snappy
-        } else {
-            tsdb::wal::Compression::None
-        },
-        ..HeadOptions::default()
-    };
+    let db_opts = db_options(&flags, &cfg);
     let dir = flags.tsdb_path.clone();
     let started = std::time::Instant::now();
-    let head = tokio::task::spawn_blocking(move || Head::open(&dir, head_opts))
+    let db = tokio::task::spawn_blocking(move || Db::open(&dir, db_opts))
         .await
         .context("open storage")?
         .with_context(|| format!("open storage at {}", flags.tsdb_path.display()))?;
-    let head = Arc::new(head);
-    late_head.set(head.clone());
-    tracing::info!(series = head.num_series(), elapsed = ?started.elapsed(), "storage ready");
+    let db = Arc::new(db);
+    late_head.set(db.clone());
+    tracing::info!(series = db.head().num_series(), blocks = db.blocks().len(), elapsed = ?started.elapsed(), "storage ready");
 
     // Discovery and scraping.
     let hostname = sources::hostname();
     let scrape = Arc::new(scrape::Manager::new(
-        head.clone(),
+        db.clone(),
         scrape::Options {
             offset_seed: scrape::Options::offset_seed(&cfg.global.external_labels, &hostname),
             user_agent: format!("Ember/{}", env!("CARGO_PKG_VERSION")),
@@ -221,19 +217,18 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     ready.store(true, Ordering::Release);
     tracing::info!("server is ready to receive web requests");
 
-    // Retention.
-    let retention = flags
-        .retention_time
-        .map_or(DEFAULT_RETENTION_MS, |d| d.as_millis());
-    let retention_head = head.clone();
-    let retention_task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+    // Compaction and retention, off the async runtime.
+    let compact_db = db.clone();
+    let compaction_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let h = retention_head.clone();
-            let mint = web::now_ms() - retention as i64;
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || h.truncate(mint)).await {
-                tracing::error!(err = %e, "apply retention");
+            let db = compact_db.clone();
+            match tokio::task::spawn_blocking(move || db.compact()).await {
+                Ok(Err(e)) => tracing::error!(err = %e, "compaction failed"),
+                Err(e) => tracing::error!(err = %e, "compaction task failed"),
+                Ok(Ok(_)) => {}
             }
         }
     });
@@ -257,8 +252,8 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     use web::sources::Lifecycle as _;
     sources.quit();
     let _ = http.await;
-    retention_task.abort();
-    let _ = retention_task.await;
+    compaction_task.abort();
+    let _ = compaction_task.await;
     scrape.stop().await;
     scrape_run.abort();
     let _ = scrape_run.await;
@@ -266,14 +261,83 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     drop(scrape);
     drop(sources);
     drop(late_head);
-    match Arc::try_unwrap(head) {
-        Ok(head) => tokio::task::spawn_blocking(move || head.close())
+    // A compaction under way holds the database until it finishes.
+    let db = {
+        let mut db = db;
+        let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+        loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => break Some(db),
+                Err(shared) if std::time::Instant::now() < deadline => {
+                    db = shared;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(_) => break None,
+            }
+        }
+    };
+    match db {
+        Some(db) => tokio::task::spawn_blocking(move || db.close())
             .await?
             .context("close storage")?,
-        Err(_) => tracing::warn!(
+        None => tracing::warn!(
             "storage still in use at shutdown; its WAL is closed when the process exits"
         ),
     }
     tracing::info!("see you next time");
     Ok(())
+}
+
+/// The database's options from the flags and the configuration file's
+/// `storage` section (which wins where both say something, as in 3.x).
+fn db_options(flags: &Flags, cfg: &config::Config) -> DbOptions {
+    let tsdb_cfg = cfg.storage.tsdb.clone().unwrap_or_default();
+    let retention_time = match tsdb_cfg.retention.time.as_millis() {
+        0 => flags.retention_time.map(|d| d.as_millis()),
+        ms => Some(ms),
+    };
+    let retention_size = match tsdb_cfg.retention.size.0 {
+        0 => flags.retention_size.map(|b| b.0.max(0) as u64),
+        b => Some(b.max(0) as u64),
+    };
+    // As Prometheus: 15d when neither limit is given; a size limit alone
+    // keeps data of any age.
+    let retention = match (retention_time, retention_size) {
+        (Some(ms), _) => ms,
+        (None, Some(_)) => 0,
+        (None, None) => DEFAULT_RETENTION_MS,
+    };
+    let max_block = flags.max_block_duration.map_or_else(
+        || match retention / 10 {
+            0 => MAX_BLOCK_DURATION_MS,
+            r => r.min(MAX_BLOCK_DURATION_MS),
+        },
+        |d| d.as_millis(),
+    );
+    let ooo_window = match tsdb_cfg.out_of_order_time_window.as_millis() {
+        0 => flags.out_of_order_time_window.map_or(0, |d| d.as_millis()),
+        ms => ms,
+    };
+    let max_exemplars = cfg
+        .storage
+        .exemplars
+        .as_ref()
+        .map_or(100_000, |e| e.max_exemplars.max(0) as usize);
+    DbOptions {
+        head: HeadOptions {
+            chunk_range: flags.min_block_duration.as_millis() as i64,
+            out_of_order_time_window: ooo_window as i64,
+            max_exemplars,
+            wal_compression: if flags.wal_compression {
+                tsdb::wal::Compression::Snappy
+            } else {
+                tsdb::wal::Compression::None
+            },
+            ..HeadOptions::default()
+        },
+        retention_duration: retention as i64,
+        retention_size: retention_size.unwrap_or(0),
+        max_block_duration: max_block as i64,
+        overlapping_compaction: true,
+    }
 }

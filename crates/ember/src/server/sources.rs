@@ -8,28 +8,33 @@ use expfmt::MetricFamily;
 use model::matcher::Matcher;
 use storage::{Querier, Queryable, StorageError};
 use tokio::sync::watch;
+use tsdb::Db;
 use tsdb::head::Head;
 use web::sources as ws;
 
 use super::flags::Flags;
 use super::{ConfigSource, process};
 
-/// The head, once storage has been opened. Until then queries fail (the
-/// API answers 503 before that anyway: it is gated on readiness).
+/// The database, once storage has been opened. Until then queries fail
+/// (the API answers 503 before that anyway: it is gated on readiness).
 #[derive(Default)]
-pub(crate) struct LateHead(OnceLock<Arc<Head>>);
+pub(crate) struct LateDb(OnceLock<Arc<Db>>);
 
-impl LateHead {
-    pub(crate) fn set(&self, head: Arc<Head>) {
-        let _ = self.0.set(head);
+impl LateDb {
+    pub(crate) fn set(&self, db: Arc<Db>) {
+        let _ = self.0.set(db);
     }
 
-    fn get(&self) -> Option<&Arc<Head>> {
+    fn get(&self) -> Option<&Arc<Db>> {
         self.0.get()
+    }
+
+    fn head(&self) -> Option<&Head> {
+        self.0.get().map(|db| db.head())
     }
 }
 
-impl Queryable for LateHead {
+impl Queryable for LateDb {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
         match self.get() {
             Some(h) => h.querier(mint, maxt),
@@ -41,7 +46,7 @@ impl Queryable for LateHead {
     }
 }
 
-impl storage::Appendable for LateHead {
+impl storage::Appendable for LateDb {
     fn appender(&self) -> Box<dyn storage::Appender + '_> {
         match self.get() {
             Some(h) => h.appender(),
@@ -106,7 +111,7 @@ struct ConfigState {
 /// Everything the API reads besides samples.
 pub(crate) struct Sources {
     flags: Flags,
-    head: Arc<LateHead>,
+    head: Arc<LateDb>,
     config: Mutex<ConfigState>,
     scrape: Mutex<Option<Arc<scrape::Manager>>>,
     reloader: Mutex<Option<Reloader>>,
@@ -129,7 +134,7 @@ impl Sources {
     pub(crate) fn new(
         flags: Flags,
         config: config::Config,
-        head: Arc<LateHead>,
+        head: Arc<LateDb>,
         quit: watch::Sender<bool>,
     ) -> Sources {
         let now = web::now_ms();
@@ -222,7 +227,7 @@ impl ws::ExemplarSource for Sources {
         end: i64,
         matcher_sets: &[Vec<Matcher>],
     ) -> Result<Vec<ws::ExemplarSeries>, String> {
-        let head = self.head.get().ok_or("storage is not open yet")?;
+        let head = self.head.head().ok_or("storage is not open yet")?;
         Ok(head
             .select_exemplars(start, end, matcher_sets)
             .into_iter()
@@ -359,6 +364,18 @@ impl ws::StatusSource for Sources {
                 "storage.tsdb.wal-compression".into(),
                 f.wal_compression.to_string(),
             ),
+            (
+                "storage.tsdb.min-block-duration".into(),
+                f.min_block_duration.to_string(),
+            ),
+            (
+                "storage.tsdb.max-block-duration".into(),
+                opt(f.max_block_duration.map(|d| d.to_string())),
+            ),
+            (
+                "storage.tsdb.out-of-order-time-window".into(),
+                opt(f.out_of_order_time_window.map(|d| d.to_string())),
+            ),
             ("query.lookback-delta".into(), f.lookback_delta.to_string()),
             ("query.timeout".into(), f.query_timeout.to_string()),
             (
@@ -368,6 +385,11 @@ impl ws::StatusSource for Sources {
             ("query.max-samples".into(), f.query_max_samples.to_string()),
             ("enable-feature".into(), f.enable_feature.join(",")),
             ("log.level".into(), f.log_level.clone()),
+            ("log.format".into(), f.log_format.clone()),
+            (
+                "web.config.file".into(),
+                opt(f.web_config_file.as_ref().map(|p| p.display().to_string())),
+            ),
         ])
     }
 
@@ -427,7 +449,7 @@ fn head_chunks(head: &Head) -> i64 {
 
 impl ws::TsdbStatsSource for Sources {
     fn stats(&self, limit: usize) -> Result<ws::TsdbStatus, String> {
-        let head = self.head.get().ok_or("storage is not open yet")?;
+        let head = self.head.head().ok_or("storage is not open yet")?;
         let s = head.cardinality_stats(limit);
         Ok(ws::TsdbStatus {
             num_series: s.num_series,
@@ -451,8 +473,8 @@ impl ws::MetricsSource for Sources {
     fn gather(&self) -> Vec<MetricFamily> {
         let mut out = process::metric_families(self.start_ms);
         out.extend(self.reload_metrics());
-        if let Some(h) = self.head.get() {
-            out.extend(h.metric_families());
+        if let Some(db) = self.head.get() {
+            out.extend(db.metric_families());
         }
         if let Some(s) = self.scrape() {
             out.extend(s.metrics());
@@ -468,5 +490,30 @@ impl ws::Lifecycle for Sources {
 
     fn quit(&self) -> bool {
         !self.quit.send_replace(true)
+    }
+}
+
+impl ws::AdminSource for Sources {
+    fn delete_series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), String> {
+        let db = self.head.get().ok_or("storage is not open yet")?;
+        db.delete(mint, maxt, matchers).map_err(|e| e.to_string())
+    }
+
+    fn clean_tombstones(&self) -> Result<(), String> {
+        let db = self.head.get().ok_or("storage is not open yet")?;
+        db.clean_tombstones().map_err(|e| e.to_string())
+    }
+
+    fn snapshot(&self, skip_head: bool) -> Result<String, String> {
+        let db = self.head.get().ok_or("storage is not open yet")?;
+        // Prometheus's name: UTC time, then 8 random bytes in hex.
+        let (y, mo, d, h, mi, s) = model::time::civil_from_millis(web::now_ms());
+        let mut rnd = [0u8; 8];
+        getrandom::fill(&mut rnd).map_err(|e| format!("random snapshot name: {e}"))?;
+        let hex: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+        let name = format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z-{hex}");
+        let dir = db.dir().join("snapshots").join(&name);
+        db.snapshot(&dir, !skip_head).map_err(|e| e.to_string())?;
+        Ok(name)
     }
 }

@@ -2,6 +2,7 @@
 
 mod check_config;
 mod check_metrics;
+mod tsdb;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,9 @@ enum ToolCommand {
     /// Check the resources for validity.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Run tsdb commands.
+    #[command(subcommand)]
+    Tsdb(tsdb::TsdbCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -45,5 +49,6 @@ pub(crate) fn run(args: ToolArgs) -> ExitCode {
     match args.command {
         ToolCommand::Check(CheckCommand::Metrics(a)) => check_metrics::run(a),
         ToolCommand::Check(CheckCommand::Config(a)) => check_config::run(a),
+        ToolCommand::Tsdb(c) => tsdb::run(c),
     }
 }

@@ -370,8 +370,19 @@ fn apply_record(
                 }
             }
         }
-        // Tombstones are not kept by the head yet; m-map markers belong to
-        // the WBL; unknown types are skipped like Prometheus skips them.
+        RecordType::Tombstones => {
+            let mut out = Vec::new();
+            if let Err(e) = record::decode_tombstones(rec, &mut out) {
+                return bad(stats, e);
+            }
+            let mut kept = super::lock(&head.replayed_tombstones);
+            for mut t in out {
+                t.series = crate::record::HeadSeriesRef(router.resolve(t.series.0));
+                kept.push(t);
+            }
+        }
+        // M-map markers belong to the WBL; unknown types are skipped like
+        // Prometheus skips them.
         _ => {}
     }
 }

@@ -1,0 +1,215 @@
+//! The database over blocks and head: head compaction into blocks,
+//! leveled compaction, queries across both, reopening, deletion,
+//! tombstone cleaning, retention and snapshots.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use model::matcher::{MatchOp, Matcher};
+use model::{Labels, Timestamp};
+use storage::{Appendable, Queryable, Sample, ValueType};
+use tsdb::{Db, DbOptions};
+
+const H: i64 = 3_600_000;
+
+fn opts() -> DbOptions {
+    DbOptions {
+        retention_duration: 0,
+        ..DbOptions::default()
+    }
+}
+
+fn lbls(i: usize) -> Labels {
+    Labels::from_pairs([("__name__", "m"), ("i", &i.to_string()), ("job", "j")])
+}
+
+/// Appends `series` series at every `step` ms in `[from, to)`; value = t/1000 + i.
+fn fill(db: &Db, series: usize, from: i64, to: i64, step: i64) {
+    let mut t = from;
+    while t < to {
+        let mut app = db.appender();
+        for i in 0..series {
+            app.append(
+                None,
+                &lbls(i),
+                Timestamp(t),
+                Sample::Float(t as f64 / 1000.0 + i as f64),
+            )
+            .unwrap();
+        }
+        app.commit().unwrap();
+        t += step;
+    }
+}
+
+/// Every sample of every series matching `m` in `[mint, maxt]`.
+fn dump(db: &Db, mint: i64, maxt: i64, m: &[Matcher]) -> Vec<(String, Vec<(i64, f64)>)> {
+    let q = db.querier(mint, maxt).unwrap();
+    let mut set = q.select(true, None, m);
+    let mut out = Vec::new();
+    while let Some(s) = set.next() {
+        let s = s.unwrap();
+        let mut it = s.iterator();
+        let mut v = Vec::new();
+        while it.next() == ValueType::Float {
+            v.push(it.at());
+        }
+        assert!(it.err().is_none(), "{:?}", it.err());
+        out.push((s.labels().to_string(), v));
+    }
+    out
+}
+
+fn expected(series: usize, from: i64, to: i64, step: i64) -> Vec<(String, Vec<(i64, f64)>)> {
+    let mut out: Vec<_> = (0..series)
+        .map(|i| {
+            let v = (from..to)
+                .step_by(step as usize)
+                .map(|t| (t, t as f64 / 1000.0 + i as f64))
+                .collect();
+            (lbls(i).to_string(), v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn all() -> Vec<Matcher> {
+    vec![Matcher::new(MatchOp::Equal, "job", "j").unwrap()]
+}
+
+#[test]
+fn head_compacts_into_blocks_and_queries_span_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 20, 0, 7 * H, 60_000);
+    let written = db.compact().unwrap();
+    // The head spanned 7h: [0,2h), [2h,4h) and [4h,6h)? No: it stops once
+    // the head spans at most 3h, so two or three 2h blocks were cut.
+    assert!(!written.is_empty());
+    let blocks = db.blocks();
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    assert_eq!(blocks[0].min_time(), 0);
+    assert_eq!(blocks[0].max_time(), 2 * H);
+    let want = expected(20, 0, 7 * H, 60_000);
+    assert_eq!(dump(&db, 0, 7 * H, &all()), want);
+    // A window across a block boundary.
+    let part = dump(&db, 2 * H - 120_000, 2 * H + 60_000, &all());
+    assert_eq!(part[0].1.len(), 4);
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&db, 0, 7 * H, &all()), want);
+    assert!(db.head().min_time().unwrap() >= db.blocks().last().unwrap().max_time());
+}
+
+#[test]
+fn leveled_compaction_merges_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 5, 0, 15 * H, 300_000);
+    db.compact().unwrap();
+    let levels: Vec<(i64, i64, u32)> = db
+        .blocks()
+        .iter()
+        .map(|b| (b.min_time(), b.max_time(), b.meta().compaction.level))
+        .collect();
+    // 0-6h merged from three 2h blocks (level 2); later ones still 2h.
+    assert_eq!(levels[0], (0, 6 * H, 2), "{levels:?}");
+    assert_eq!(
+        dump(&db, 0, 15 * H, &all()),
+        expected(5, 0, 15 * H, 300_000)
+    );
+    // No leftovers: only block dirs, wal, chunks_head.
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let n = e.unwrap().file_name().into_string().unwrap();
+        assert!(!n.contains(".tmp"), "{n}");
+    }
+}
+
+#[test]
+fn delete_and_clean_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 4, 0, 7 * H, 600_000);
+    db.compact().unwrap();
+    let m = vec![Matcher::new(MatchOp::Equal, "i", "1").unwrap()];
+    // Delete [1h, 5h] of series 1: spans blocks and head.
+    db.delete(H, 5 * H, &m).unwrap();
+    let got = dump(&db, 0, 7 * H, &m);
+    let want: Vec<(i64, f64)> = expected(4, 0, 7 * H, 600_000)
+        .into_iter()
+        .find(|(l, _)| l.contains("i=\"1\""))
+        .unwrap()
+        .1
+        .into_iter()
+        .filter(|(t, _)| *t < H || *t > 5 * H)
+        .collect();
+    assert_eq!(got[0].1, want);
+    assert!(db.blocks().iter().any(|b| !b.tombstones().is_empty()));
+    db.clean_tombstones().unwrap();
+    assert!(db.blocks().iter().all(|b| b.tombstones().is_empty()));
+    assert_eq!(dump(&db, 0, 7 * H, &m)[0].1, want);
+    // Other series untouched.
+    let other = vec![Matcher::new(MatchOp::Equal, "i", "2").unwrap()];
+    assert_eq!(dump(&db, 0, 7 * H, &other)[0].1.len(), 42);
+}
+
+#[test]
+fn time_retention_drops_old_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        DbOptions {
+            retention_duration: 4 * H,
+            max_block_duration: 2 * H,
+            ..DbOptions::default()
+        },
+    )
+    .unwrap();
+    fill(&db, 2, 0, 13 * H, 600_000);
+    db.compact().unwrap();
+    let blocks = db.blocks();
+    let newest = blocks.last().unwrap().max_time();
+    assert!(
+        blocks.iter().all(|b| newest - b.max_time() < 4 * H),
+        "{blocks:?}"
+    );
+    assert!(blocks.first().unwrap().min_time() > 0);
+}
+
+#[test]
+fn snapshot_links_blocks_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 3, 0, 5 * H, 600_000);
+    db.compact().unwrap();
+    let snap = tempfile::tempdir().unwrap();
+    let ulids = db.snapshot(snap.path(), true).unwrap();
+    assert_eq!(ulids.len(), db.blocks().len() + 1);
+    // The snapshot is a data directory of its own.
+    let copy = Db::open(snap.path(), opts()).unwrap();
+    assert_eq!(
+        dump(&copy, 0, 5 * H, &all()),
+        expected(3, 0, 5 * H, 600_000)
+    );
+}
+
+#[test]
+fn head_deletions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 3, 0, H, 60_000);
+    let m = vec![Matcher::new(MatchOp::Equal, "i", "0").unwrap()];
+    db.delete(10 * 60_000, 20 * 60_000, &m).unwrap();
+    let after_delete = dump(&db, 0, H, &all());
+    assert_eq!(after_delete[0].1.len(), 60 - 11);
+    // No compaction, no clean shutdown beyond dropping: the WAL has it.
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&db, 0, H, &all()), after_delete);
+    // And blocks cut later leave the deleted samples out.
+    fill(&db, 3, H, 5 * H, 60_000);
+    db.compact().unwrap();
+    assert!(!db.blocks().is_empty());
+    let got = dump(&db, 0, 5 * H, &m);
+    assert_eq!(got[0].1.len(), 300 - 11);
+}
