@@ -325,6 +325,45 @@ impl Head {
         }
     }
 
+    /// The series with `labels` (`hash` is their [`Labels::stable_hash`]),
+    /// created with reference `new_ref()` and indexed if absent; pinned for
+    /// an appender if `pin` says so. Returns it and whether it was created.
+    pub(crate) fn get_or_create_series(
+        &self,
+        hash: u64,
+        labels: &model::Labels,
+        pin: series::Pin,
+        new_ref: impl FnOnce() -> u64,
+    ) -> (Arc<series::MemSeries>, bool) {
+        {
+            let p = read(&self.postings);
+            if let Some(s) = self.series.get_by_hash(hash, labels, &p, pin) {
+                return (s, false);
+            }
+        }
+        let mut p = write(&self.postings);
+        self.series
+            .get_or_create(hash, labels, pin, new_ref, &mut p)
+    }
+
+    /// The series with `labels`, if any, pinned if `pin` says so.
+    pub(crate) fn series_by_labels(
+        &self,
+        labels: &model::Labels,
+        pin: series::Pin,
+    ) -> Option<Arc<series::MemSeries>> {
+        let p = read(&self.postings);
+        self.series
+            .get_by_hash(labels.stable_hash(), labels, &p, pin)
+    }
+
+    /// The labels of a series. The series must be in the head (found
+    /// through it, or pinned by an appender): a removed series' label refs
+    /// may name other pairs.
+    pub(crate) fn series_labels(&self, s: &series::MemSeries) -> model::Labels {
+        read(&self.postings).labels(&s.labels)
+    }
+
     /// Flushes and fsyncs the logs and the head chunk files.
     pub fn close(self) -> Result<(), Error> {
         let mut c = lock(&self.commit);

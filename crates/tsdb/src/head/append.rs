@@ -37,6 +37,8 @@ enum PendingLast {
 
 struct Pending {
     series: Arc<MemSeries>,
+    /// Its labels when the batch had them (appended by labels).
+    labels: Option<Labels>,
     last: Option<(i64, PendingLast)>,
     /// Scratch for the commit-time out-of-order classification.
     commit_last: Option<i64>,
@@ -189,25 +191,23 @@ impl HeadAppender<'_> {
         }
         validate_labels(labels)?;
         let hash = labels.stable_hash();
-        if let Some(s) = self.head.series.get_by_hash(hash, labels)
-            && let Some(&i) = self.index.get(&s.series_ref)
-        {
-            return Ok(i);
-        }
         let head = self.head;
-        let (s, created) = head
-            .series
-            .get_or_create(hash, labels, Pin::Yes, || head.new_ref());
+        let (s, created) = head.get_or_create_series(hash, labels, Pin::Yes, || head.new_ref());
         if created {
-            write_postings(head, &s);
             head.metrics.series_created.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(&i) = self.index.get(&s.series_ref) {
-            // Pinned twice (raced with ourselves through another path).
+            // Already in the batch (and now pinned twice).
             s.pending.fetch_sub(1, Ordering::AcqRel);
+            let p = &mut self.pending[i as usize];
+            if p.labels.is_none() {
+                p.labels = Some(labels.clone());
+            }
             return Ok(i);
         }
-        Ok(self.add_pending(s))
+        let i = self.add_pending(s);
+        self.pending[i as usize].labels = Some(labels.clone());
+        Ok(i)
     }
 
     fn add_pending(&mut self, s: Arc<MemSeries>) -> u32 {
@@ -215,11 +215,22 @@ impl HeadAppender<'_> {
         self.index.insert(s.series_ref, i);
         self.pending.push(Pending {
             series: s,
+            labels: None,
             last: None,
             commit_last: None,
             used: false,
         });
         i
+    }
+
+    /// The labels of the batch's series `i` (as appended, else from the
+    /// index; the series is pinned, so its label refs are valid).
+    fn labels_of(&self, i: usize) -> Labels {
+        let p = &self.pending[i];
+        match &p.labels {
+            Some(l) => l.clone(),
+            None => self.head.series_labels(&p.series),
+        }
     }
 
     fn verdict(&self, i: u32, t: i64, s: &Sample<'_>) -> Result<Verdict, AppendError> {
@@ -470,10 +481,11 @@ impl HeadAppender<'_> {
         let new_series: Vec<RefSeries> = self
             .pending
             .iter()
-            .filter(|p| p.used && !p.series.logged.load(Ordering::Acquire))
-            .map(|p| RefSeries {
+            .enumerate()
+            .filter(|(_, p)| p.used && !p.series.logged.load(Ordering::Acquire))
+            .map(|(i, p)| RefSeries {
                 series: HeadSeriesRef(p.series.series_ref),
-                labels: p.series.labels.clone(),
+                labels: self.labels_of(i),
             })
             .collect();
         let cs = &mut *cs;
@@ -615,15 +627,20 @@ impl HeadAppender<'_> {
             tally(a, s.t.0, 1, &mut self.rejects);
         }
         if !self.exemplars.is_empty() {
+            let labels: Vec<Option<Labels>> = self
+                .exemplars
+                .iter()
+                .map(|e| {
+                    self.index
+                        .get(&e.series.0)
+                        .map(|&i| self.labels_of(i as usize))
+                })
+                .collect();
             let mut ex = lock(&head.exemplars);
-            for e in &self.exemplars {
-                if let Some(s) = self
-                    .index
-                    .get(&e.series.0)
-                    .map(|&i| &self.pending[i as usize].series)
-                {
+            for (e, l) in self.exemplars.iter().zip(labels) {
+                if let Some(l) = l {
                     let _ = ex.add(
-                        &s.labels,
+                        &l,
                         &Exemplar {
                             labels: e.labels.clone(),
                             value: e.v,
@@ -654,15 +671,10 @@ impl HeadAppender<'_> {
             return Some((i, true));
         }
         None.or_else(|| {
-            let s = self.head.series.get_by_hash(labels.stable_hash(), labels)?;
+            let s = self.head.series_by_labels(labels, Pin::No)?;
             self.index.get(&s.series_ref).map(|&i| (i, true))
         })
     }
-}
-
-/// Adds a newly created series to the postings index.
-pub(crate) fn write_postings(head: &Head, s: &MemSeries) {
-    super::write(&head.postings).add(s.series_ref, &s.labels);
 }
 
 impl Appender for HeadAppender<'_> {
@@ -702,13 +714,7 @@ impl Appender for HeadAppender<'_> {
             None => {
                 let s = hint
                     .and_then(|r| self.head.series.get_by_ref_pinned(r.0))
-                    .or_else(|| {
-                        let hash = labels.stable_hash();
-                        self.head
-                            .series
-                            .get_by_hash(hash, labels)
-                            .and_then(|s| self.head.series.get_by_ref_pinned(s.series_ref))
-                    });
+                    .or_else(|| self.head.series_by_labels(labels, Pin::Yes));
                 match s {
                     Some(s) => self.add_pending(s),
                     None => {
@@ -720,8 +726,9 @@ impl Appender for HeadAppender<'_> {
                 }
             }
         };
+        let series_labels = self.labels_of(i as usize);
         let p = &self.pending[i as usize];
-        let labels_ok = lock(&self.head.exemplars).validate(&p.series.labels, exemplar);
+        let labels_ok = lock(&self.head.exemplars).validate(&series_labels, exemplar);
         match labels_ok {
             Ok(()) => {}
             Err(AppendError::DuplicateExemplar) => {
@@ -751,10 +758,7 @@ impl Appender for HeadAppender<'_> {
             None => {
                 let s = hint
                     .and_then(|r| self.head.series.get_by_ref_pinned(r.0))
-                    .or_else(|| {
-                        let s = self.head.series.get_by_hash(labels.stable_hash(), labels)?;
-                        self.head.series.get_by_ref_pinned(s.series_ref)
-                    });
+                    .or_else(|| self.head.series_by_labels(labels, Pin::Yes));
                 match s {
                     Some(s) => self.add_pending(s),
                     None => {

@@ -59,11 +59,9 @@ impl Head {
             st.is_empty()
         });
         drop(commit);
-        let dead: Vec<(u64, model::Labels)> = removed
-            .iter()
-            .map(|s| (s.series_ref, s.labels.clone()))
-            .collect();
-        write(&self.postings).delete(&dead);
+        let dead: Vec<(u64, &crate::index::postings::LabelRefs)> =
+            removed.iter().map(|s| (s.series_ref, &s.labels)).collect();
+        write(&self.postings).delete_series(&dead);
         stats.chunks_removed = chunks_removed;
         stats.series_removed = dead.len() as u64;
         let m = &self.metrics;

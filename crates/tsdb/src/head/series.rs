@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use model::{FloatHistogram, Histogram, Labels, Metadata};
+
+use crate::index::postings::{LabelRefs, MemPostings};
 use storage::{AppendError, Sample};
 
 use super::{lock, read, write};
@@ -25,8 +27,9 @@ use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
 pub struct MemSeries {
     /// Its reference (the WAL's `HeadSeriesRef`).
     pub series_ref: u64,
-    /// Its labels.
-    pub labels: Labels,
+    /// Its labels, as pair ids of the head's postings index
+    /// ([`super::Head::series_labels`] turns them into [`Labels`]).
+    pub(crate) labels: LabelRefs,
     /// Whether a series record for it is in the WAL.
     pub(crate) logged: AtomicBool,
     /// Appenders holding uncommitted samples for it (it is not collected
@@ -560,16 +563,16 @@ struct HashStripe {
 }
 
 impl HashStripe {
-    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+    fn get(&self, hash: u64, labels: &Labels, p: &MemPostings) -> Option<&Arc<MemSeries>> {
         if let Some(s) = self.unique.get(&hash)
-            && s.labels == *labels
+            && p.labels_eq(&s.labels, labels)
         {
             return Some(s);
         }
         self.conflicts
             .get(&hash)?
             .iter()
-            .find(|s| s.labels == *labels)
+            .find(|s| p.labels_eq(&s.labels, labels))
     }
 
     fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
@@ -658,29 +661,40 @@ impl StripeSeries {
         read(self.ref_stripe(r)).get(&r).map(|s| pin(s, Pin::Yes))
     }
 
-    pub(crate) fn get_by_hash(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        read(self.hash_stripe(hash)).get(hash, labels).cloned()
+    /// The series with `labels` (`postings` is the head's index, locked
+    /// by the caller), pinned if asked.
+    pub(crate) fn get_by_hash(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        postings: &MemPostings,
+        p: Pin,
+    ) -> Option<Arc<MemSeries>> {
+        read(self.hash_stripe(hash))
+            .get(hash, labels, postings)
+            .map(|s| pin(s, p))
     }
 
     /// The series with `labels`, created with reference `new_ref()` if
-    /// absent. Returns it and whether it was created.
+    /// absent, and added to `postings` (the head's index, write-locked by
+    /// the caller: lock order postings, hash stripe, reference stripe).
+    /// Returns it and whether it was created.
     pub(crate) fn get_or_create(
         &self,
         hash: u64,
         labels: &Labels,
         p: Pin,
         new_ref: impl FnOnce() -> u64,
+        postings: &mut MemPostings,
     ) -> (Arc<MemSeries>, bool) {
-        if let Some(s) = read(self.hash_stripe(hash)).get(hash, labels) {
-            return (pin(s, p), false);
-        }
         let mut hs = write(self.hash_stripe(hash));
-        if let Some(s) = hs.get(hash, labels) {
+        if let Some(s) = hs.get(hash, labels, postings) {
             return (pin(s, p), false);
         }
+        let series_ref = new_ref();
         let s = Arc::new(MemSeries {
-            series_ref: new_ref(),
-            labels: labels.clone(),
+            series_ref,
+            labels: postings.add(series_ref, labels),
             logged: AtomicBool::new(false),
             pending: AtomicU32::new(u32::from(p == Pin::Yes)),
             state: Mutex::new(SeriesState::default()),
