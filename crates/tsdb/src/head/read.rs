@@ -81,6 +81,7 @@ fn overlaps(a0: i64, a1: i64, mint: i64, maxt: i64) -> bool {
 fn snapshot(
     s: &MemSeries,
     postings: &MemPostings,
+    scratch: &mut Vec<u8>,
     mint: i64,
     maxt: i64,
     mapper: &Arc<RwLock<ChunkDiskMapper>>,
@@ -124,7 +125,7 @@ fn snapshot(
         return None;
     }
     Some(HeadSeries {
-        labels: postings.labels(&s.labels),
+        labels: postings.labels_in(&s.labels, scratch),
         chunks,
         has_ooo,
         mapper: Arc::clone(mapper),
@@ -349,11 +350,12 @@ impl Head {
         // Labels are read under the index's read lock (a series found in
         // the head under it keeps valid label refs), taken per batch so that
         // a large select does not hold off series creation for long.
+        let mut scratch = Vec::with_capacity(256);
         'batches: for batch in refs.chunks(SELECT_BATCH) {
             let p = read(&self.postings);
             for &r in batch {
                 if let Some(s) = self.series.get_by_ref(r)
-                    && let Some(snap) = snapshot(&s, &p, mint, maxt, &self.mapper)
+                    && let Some(snap) = snapshot(&s, &p, &mut scratch, mint, maxt, &self.mapper)
                 {
                     out.push(snap);
                     if !sorted && limit > 0 && out.len() >= limit {

@@ -607,7 +607,13 @@ impl MemPostings {
 
     /// The labels `refs` stand for (empty if they are not from this index).
     pub fn labels(&self, refs: &LabelRefs) -> Labels {
-        Labels::from_sorted(refs.ids().filter_map(|id| self.pair(id)))
+        self.labels_in(refs, &mut Vec::with_capacity(256))
+    }
+
+    /// Like [`MemPostings::labels`], encoding in a reusable `scratch`
+    /// buffer (one allocation per label set).
+    pub fn labels_in(&self, refs: &LabelRefs, scratch: &mut Vec<u8>) -> Labels {
+        Labels::from_sorted_in(scratch, refs.ids().filter_map(|id| self.pair(id)))
     }
 
     /// Whether `refs` stand for `labels`.
