@@ -158,6 +158,9 @@ pub struct Head {
     pub(crate) min_valid_time: AtomicI64,
     pub(crate) metrics: HeadMetrics,
     pub(crate) exemplars: Mutex<ExemplarStorage>,
+    /// Metadata shared by the series that carry it (a family's series all
+    /// have the same); entries nobody else holds go at garbage collection.
+    pub(crate) metadata: Mutex<std::collections::HashSet<Arc<model::Metadata>>>,
     /// Deletions found in the WAL on open, for the database to take.
     pub(crate) replayed_tombstones: Mutex<Vec<crate::record::RefTombstone>>,
 }
@@ -242,6 +245,7 @@ impl Head {
             metrics: HeadMetrics::default(),
             exemplars: Mutex::new(ExemplarStorage::new(opts.max_exemplars)),
             replayed_tombstones: Mutex::new(Vec::new()),
+            metadata: Mutex::new(Default::default()),
             dir,
             opts,
         };
@@ -362,6 +366,17 @@ impl Head {
     /// may name other pairs.
     pub(crate) fn series_labels(&self, s: &series::MemSeries) -> model::Labels {
         read(&self.postings).labels(&s.labels)
+    }
+
+    /// The shared copy of `m`.
+    pub(crate) fn intern_metadata(&self, m: model::Metadata) -> Arc<model::Metadata> {
+        let mut set = lock(&self.metadata);
+        if let Some(a) = set.get(&m) {
+            return Arc::clone(a);
+        }
+        let a = Arc::new(m);
+        set.insert(Arc::clone(&a));
+        a
     }
 
     /// Flushes and fsyncs the logs and the head chunk files.

@@ -651,7 +651,8 @@ impl HeadAppender<'_> {
             }
         }
         for (i, m) in self.metadata.drain(..) {
-            self.pending[i as usize].series.lock().meta = Some(Box::new(m));
+            let m = head.intern_metadata(m);
+            self.pending[i as usize].series.lock().meta = Some(m);
         }
         head.note_time_range(mint, maxt);
         if ooo_min != i64::MAX {

@@ -62,8 +62,12 @@ impl Head {
         let dead: Vec<(u64, &crate::index::postings::LabelRefs)> =
             removed.iter().map(|s| (s.series_ref, &s.labels)).collect();
         write(&self.postings).delete_series(&dead);
-        stats.chunks_removed = chunks_removed;
         stats.series_removed = dead.len() as u64;
+        drop(dead);
+        // The removed series may have held the last users of some metadata.
+        drop(removed);
+        lock(&self.metadata).retain(|m| std::sync::Arc::strong_count(m) > 1);
+        stats.chunks_removed = chunks_removed;
         let m = &self.metrics;
         m.chunks_removed
             .fetch_add(chunks_removed, Ordering::Relaxed);

@@ -97,12 +97,12 @@ fn snapshot(
         }
     }
     if let Some(h) = &st.head
-        && overlaps(h.mint, h.maxt, mint, maxt)
+        && overlaps(h.mint, h.maxt(), mint, maxt)
     {
         chunks.push(SnapChunk::Mem(h.data.encoding(), h.data.bytes().into()));
     }
     let mut has_ooo = false;
-    if let Some(o) = &st.ooo {
+    if let Some(o) = st.ooo() {
         for c in &o.chunks {
             if overlaps(c.mint, c.maxt, mint, maxt) {
                 chunks.push(SnapChunk::Mem(Encoding::Xor, c.bytes.clone()));

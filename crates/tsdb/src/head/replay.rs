@@ -361,11 +361,12 @@ fn apply_record(
             }
             for m in out {
                 if let Some(s) = head.series.get_by_ref(router.resolve(m.series.0)) {
-                    s.lock().meta = Some(Box::new(model::Metadata {
+                    let m = head.intern_metadata(model::Metadata {
                         kind: m.kind,
                         help: m.help,
                         unit: m.unit,
-                    }));
+                    });
+                    s.lock().meta = Some(m);
                 }
             }
         }

@@ -95,7 +95,19 @@ impl ChunkData {
 pub(crate) struct HeadChunk {
     pub(crate) data: ChunkData,
     pub(crate) mint: i64,
-    pub(crate) maxt: i64,
+}
+
+impl HeadChunk {
+    /// Time of its newest sample (its encoder keeps it; `mint` while the
+    /// chunk is empty).
+    pub(crate) fn maxt(&self) -> i64 {
+        match &self.data {
+            ChunkData::Xor(c) => c.last_t(),
+            ChunkData::Histogram(c) => c.last_t(),
+            ChunkData::FloatHistogram(c) => c.last_t(),
+        }
+        .unwrap_or(self.mint)
+    }
 }
 
 /// A compressed out-of-order chunk (kept in memory).
@@ -114,18 +126,62 @@ pub(crate) struct OooChunks {
     pub(crate) chunks: Vec<OooChunk>,
 }
 
-/// The mutable part of a series.
+/// The completed in-order chunks of a series, oldest first: a boxed slice
+/// (no spare capacity; a chunk is completed every ~30 minutes of a 15 s
+/// series, so growing by one is cheap).
 #[derive(Debug, Default)]
-pub(crate) struct SeriesState {
-    pub(crate) mmapped: Vec<MmapChunk>,
-    pub(crate) head: Option<HeadChunk>,
-    pub(crate) cut: CutState,
-    pub(crate) ooo: Option<Box<OooChunks>>,
-    pub(crate) meta: Option<Box<Metadata>>,
+pub(crate) struct ChunkList(Box<[MmapChunk]>);
+
+impl std::ops::Deref for ChunkList {
+    type Target = [MmapChunk];
+    fn deref(&self) -> &[MmapChunk] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a ChunkList {
+    type Item = &'a MmapChunk;
+    type IntoIter = std::slice::Iter<'a, MmapChunk>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl ChunkList {
+    pub(crate) fn push(&mut self, c: MmapChunk) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.reserve_exact(1);
+        v.push(c);
+        self.0 = v.into_boxed_slice();
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&MmapChunk) -> bool) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.retain(keep);
+        self.0 = v.into_boxed_slice();
+    }
+}
+
+/// What few series have: out-of-order chunks, the newest histogram.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) ooo: Option<OooChunks>,
     /// The newest histogram as appended (histogram series only), for
     /// duplicate detection: decoded chunk samples may carry a widened
     /// layout.
-    pub(crate) last_hist: Option<Box<LastValue>>,
+    pub(crate) last_hist: Option<LastValue>,
+}
+
+/// The mutable part of a series. Kept small (it is most of a series'
+/// memory): what few series need lives behind `extra`, metadata is shared
+/// between series ([`super::Head::intern_metadata`]).
+#[derive(Debug, Default)]
+pub(crate) struct SeriesState {
+    pub(crate) mmapped: ChunkList,
+    pub(crate) head: Option<HeadChunk>,
+    pub(crate) cut: CutState,
+    pub(crate) meta: Option<Arc<Metadata>>,
+    pub(crate) extra: Option<Box<Extra>>,
 }
 
 /// What applying one sample did.
@@ -213,10 +269,43 @@ pub(crate) fn num_samples(bytes: &[u8]) -> usize {
 }
 
 impl SeriesState {
+    /// The out-of-order chunks, if any.
+    pub(crate) fn ooo(&self) -> Option<&OooChunks> {
+        self.extra.as_ref()?.ooo.as_ref()
+    }
+
+    fn last_hist(&self) -> Option<&LastValue> {
+        self.extra.as_ref()?.last_hist.as_ref()
+    }
+
+    fn set_last_hist(&mut self, v: Option<LastValue>) {
+        match (v, self.extra.as_mut()) {
+            (None, None) => {}
+            (v, Some(e)) => e.last_hist = v,
+            (Some(v), None) => {
+                self.extra = Some(Box::new(Extra {
+                    ooo: None,
+                    last_hist: Some(v),
+                }))
+            }
+        }
+        self.drop_empty_extra();
+    }
+
+    fn drop_empty_extra(&mut self) {
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.ooo.is_none() && e.last_hist.is_none())
+        {
+            self.extra = None;
+        }
+    }
+
     /// Time of the newest in-order sample.
     pub(crate) fn last_t(&self) -> Option<i64> {
         match (&self.head, self.mmapped.last()) {
-            (Some(h), _) => Some(h.maxt),
+            (Some(h), _) => Some(h.maxt()),
             (None, Some(m)) => Some(m.maxt),
             (None, None) => None,
         }
@@ -229,7 +318,7 @@ impl SeriesState {
             .first()
             .map(|c| c.mint)
             .or(self.head.as_ref().map(|h| h.mint));
-        let b = self.ooo.as_ref().and_then(|o| {
+        let b = self.ooo().and_then(|o| {
             let c = o.chunks.iter().map(|c| c.mint).min();
             let d = o.buf.first().map(|s| s.0);
             c.into_iter().chain(d).min()
@@ -239,8 +328,8 @@ impl SeriesState {
 
     /// The newest in-order sample, decoded.
     pub(crate) fn last_value(&self, mapper: &RwLock<ChunkDiskMapper>) -> Option<(i64, LastValue)> {
-        if let (Some(v), Some(t)) = (&self.last_hist, self.last_t()) {
-            let v = match &**v {
+        if let (Some(v), Some(t)) = (self.last_hist(), self.last_t()) {
+            let v = match v {
                 LastValue::Float(b) => LastValue::Float(*b),
                 LastValue::Histogram(h) => LastValue::Histogram(h.clone()),
                 LastValue::FloatHistogram(h) => LastValue::FloatHistogram(h.clone()),
@@ -299,7 +388,7 @@ impl SeriesState {
         let stats = self.head.as_ref().map(|h| ChunkStats {
             encoding: h.data.encoding(),
             min_time: h.mint,
-            max_time: h.maxt,
+            max_time: h.maxt(),
             num_samples: num_samples(h.data.bytes()),
             num_bytes: h.data.bytes().len(),
         });
@@ -338,33 +427,22 @@ impl SeriesState {
             }
             _ => return Err(AppendError::Storage("chunk encoding mismatch".into())),
         };
-        let res = res.inspect(|_| {
-            self.last_hist = match s {
+        if res.is_ok() {
+            self.set_last_hist(match s {
                 Sample::Float(_) => None,
-                Sample::Histogram(h) => Some(Box::new(LastValue::Histogram((*h).clone()))),
-                Sample::FloatHistogram(h) => {
-                    Some(Box::new(LastValue::FloatHistogram((*h).clone())))
-                }
-            };
-        });
+                Sample::Histogram(h) => Some(LastValue::Histogram((*h).clone())),
+                Sample::FloatHistogram(h) => Some(LastValue::FloatHistogram((*h).clone())),
+            });
+        }
         match res {
-            Ok(None) => {
-                if let Some(h) = self.head.as_mut() {
-                    h.maxt = t;
-                }
-                Ok(cut)
-            }
+            Ok(None) => Ok(cut),
             Ok(Some(new)) => {
                 // The histogram could not join the chunk: the old one is
                 // complete and `new` (holding the sample) continues.
                 self.mmap_head(series_ref, ctx);
                 self.cut.next_at = crate::chunkenc::range_for_timestamp(t, ctx.policy.chunk_range);
                 self.cut.histogram_end_computed = false;
-                self.head = Some(HeadChunk {
-                    data: new,
-                    mint: t,
-                    maxt: t,
-                });
+                self.head = Some(HeadChunk { data: new, mint: t });
                 Ok(true)
             }
             Err(crate::chunkenc::Error::ChunkFull) => {
@@ -412,11 +490,7 @@ impl SeriesState {
             Encoding::Histogram => ChunkData::Histogram(Box::default()),
             Encoding::FloatHistogram => ChunkData::FloatHistogram(Box::default()),
         };
-        self.head = Some(HeadChunk {
-            data,
-            mint: t,
-            maxt: t,
-        });
+        self.head = Some(HeadChunk { data, mint: t });
     }
 
     /// Moves the open chunk (if any) to `chunks_head/`.
@@ -427,7 +501,8 @@ impl SeriesState {
         if num_samples(bytes) == 0 {
             return;
         }
-        let written = write(ctx.mapper).write_chunk(series_ref, h.mint, h.maxt, enc, false, bytes);
+        let maxt = h.maxt();
+        let written = write(ctx.mapper).write_chunk(series_ref, h.mint, maxt, enc, false, bytes);
         let loc = match written {
             Ok(r) => ChunkLoc::Disk(r),
             Err(e) => {
@@ -438,14 +513,18 @@ impl SeriesState {
         self.mmapped.push(MmapChunk {
             loc,
             mint: h.mint,
-            maxt: h.maxt,
+            maxt,
         });
     }
 
     /// Inserts an out-of-order float sample; `false` if one with the same
     /// timestamp is already buffered.
     fn insert_ooo(&mut self, t: i64, v: f64, cap: usize) -> bool {
-        let o = self.ooo.get_or_insert_with(Box::default);
+        let o = self
+            .extra
+            .get_or_insert_with(Box::default)
+            .ooo
+            .get_or_insert_with(OooChunks::default);
         match o.buf.binary_search_by_key(&t, |s| s.0) {
             Ok(_) => return false,
             Err(p) => o.buf.insert(p, (t, v)),
@@ -502,34 +581,34 @@ impl SeriesState {
         let before = self.mmapped.len();
         self.mmapped.retain(|c| c.maxt >= mint);
         let mut removed = before - self.mmapped.len();
-        if self.head.as_ref().is_some_and(|h| h.maxt < mint) {
+        if self.head.as_ref().is_some_and(|h| h.maxt() < mint) {
             self.head = None;
             removed += 1;
         }
-        if let Some(o) = self.ooo.as_mut() {
+        if let Some(e) = self.extra.as_mut()
+            && let Some(o) = e.ooo.as_mut()
+        {
             // Out-of-order chunks are not counted in the chunk gauges.
             o.chunks.retain(|c| c.maxt >= mint);
             o.buf.retain(|s| s.0 >= mint);
             if o.chunks.is_empty() && o.buf.is_empty() {
-                self.ooo = None;
+                e.ooo = None;
             }
         }
-        if self.mmapped.capacity() > 2 * self.mmapped.len() + 4 {
-            self.mmapped.shrink_to_fit();
-        }
+        self.drop_empty_extra();
         removed
     }
 
     /// Whether the series holds no sample at all.
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_none() && self.mmapped.is_empty() && self.ooo.is_none()
+        self.head.is_none() && self.mmapped.is_empty() && self.ooo().is_none()
     }
 
     /// Chunks in memory or on disk (for the `head_chunks` gauge).
     pub(crate) fn num_chunks(&self) -> usize {
         self.mmapped.len()
             + usize::from(self.head.is_some())
-            + self.ooo.as_ref().map_or(0, |o| o.chunks.len())
+            + self.ooo().map_or(0, |o| o.chunks.len())
     }
 }
 
@@ -757,5 +836,21 @@ impl MemSeries {
     /// Locks the series state.
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, SeriesState> {
         lock(&self.state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A series is mostly this struct (plus its open chunk's bytes): keep it
+    /// within one 192-byte allocation with its `Arc` counts (64-bit).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn series_stays_small() {
+        assert_eq!(std::mem::size_of::<LabelRefs>(), 24);
+        assert_eq!(std::mem::size_of::<Option<HeadChunk>>(), 72);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 120);
+        assert!(std::mem::size_of::<MemSeries>() + 16 <= 184);
     }
 }
