@@ -266,7 +266,7 @@ pub(crate) async fn run(p: LoopParams) -> Option<State> {
         let mut buf = buffers.get(last_len + last_len / 8);
         let fetched = match forced {
             Some(e) => Err(FetchError::Other(e)),
-            None => scraper.fetch(&mut buf).await,
+            None => scraper.fetch(&mut buf, last_len).await,
         };
         let body_limit = fetched == Err(FetchError::BodySizeLimit);
         let mut st = state.take()?;
