@@ -63,6 +63,9 @@ impl Head {
             removed.iter().map(|s| (s.series_ref, &s.labels)).collect();
         write(&self.postings).delete_series(&dead);
         stats.series_removed = dead.len() as u64;
+        if !dead.is_empty() {
+            self.series.shrink(&read(&self.postings));
+        }
         drop(dead);
         // The removed series may have held the last users of some metadata.
         drop(removed);

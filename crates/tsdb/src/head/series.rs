@@ -8,6 +8,8 @@
 //! same timestamp, to tell a duplicate from a conflict).
 
 use std::collections::HashMap;
+
+use hashbrown::HashTable;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -612,8 +614,20 @@ impl SeriesState {
     }
 }
 
-/// Multiplicative hashing for sequential references (SwissTable needs the
-/// high bits to vary).
+/// Mixes a 64-bit value so that every output bit depends on every input
+/// bit (MurmurHash3's finalizer): the series maps are striped by the low
+/// bits of a reference or label hash, so the tables inside a stripe must
+/// not index by those same bits.
+#[inline]
+pub(crate) fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Hashing for series references (sequential: needs mixing).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct RefHasher(u64);
 
@@ -623,72 +637,30 @@ impl std::hash::Hasher for RefHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.0 = mix(self.0 ^ u64::from(b));
         }
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = (v ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = mix(v ^ self.0);
     }
 }
 
 pub(crate) type RefBuild = std::hash::BuildHasherDefault<RefHasher>;
 pub(crate) type RefMap<V> = HashMap<u64, V, RefBuild>;
 
-#[derive(Default)]
-struct HashStripe {
-    unique: RefMap<Arc<MemSeries>>,
-    /// Series whose label hash collides with the one in `unique`.
-    conflicts: RefMap<Vec<Arc<MemSeries>>>,
-}
+/// Series by reference: a table of pointers (8 bytes a slot, where a map
+/// from reference to pointer takes 16).
+type RefTable = HashTable<Arc<MemSeries>>;
 
-impl HashStripe {
-    fn get(&self, hash: u64, labels: &Labels, p: &MemPostings) -> Option<&Arc<MemSeries>> {
-        if let Some(s) = self.unique.get(&hash)
-            && p.labels_eq(&s.labels, labels)
-        {
-            return Some(s);
-        }
-        self.conflicts
-            .get(&hash)?
-            .iter()
-            .find(|s| p.labels_eq(&s.labels, labels))
-    }
-
-    fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
-        match self.unique.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.conflicts.entry(hash).or_default().push(s);
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(s);
-            }
-        }
-    }
-
-    fn remove(&mut self, hash: u64, r: u64) {
-        if self.unique.get(&hash).is_some_and(|s| s.series_ref == r) {
-            self.unique.remove(&hash);
-            // Promote a conflicting series, if any.
-            if let Some(list) = self.conflicts.get_mut(&hash)
-                && let Some(s) = list.pop()
-            {
-                if list.is_empty() {
-                    self.conflicts.remove(&hash);
-                }
-                self.unique.insert(hash, s);
-            }
-        } else if let Some(list) = self.conflicts.get_mut(&hash) {
-            list.retain(|s| s.series_ref != r);
-            if list.is_empty() {
-                self.conflicts.remove(&hash);
-            }
-        }
-    }
-}
+/// Series by label hash: a table of pointers; the label hash of a series is
+/// computed again from its label refs when the table grows (with the
+/// index, which creation holds), so the series does not store it. Series
+/// whose label hashes collide are simply two entries.
+type HashStripe = HashTable<Arc<MemSeries>>;
 
 /// The series map, striped by reference and by label hash.
 pub(crate) struct StripeSeries {
-    refs: Box<[RwLock<RefMap<Arc<MemSeries>>>]>,
+    refs: Box<[RwLock<RefTable>]>,
     hashes: Box<[RwLock<HashStripe>]>,
     mask: usize,
     len: AtomicUsize,
@@ -724,7 +696,7 @@ impl StripeSeries {
         self.len.load(Ordering::Relaxed)
     }
 
-    fn ref_stripe(&self, r: u64) -> &RwLock<RefMap<Arc<MemSeries>>> {
+    fn ref_stripe(&self, r: u64) -> &RwLock<RefTable> {
         &self.refs[(r as usize) & self.mask]
     }
 
@@ -733,11 +705,15 @@ impl StripeSeries {
     }
 
     pub(crate) fn get_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
-        read(self.ref_stripe(r)).get(&r).cloned()
+        read(self.ref_stripe(r))
+            .find(mix(r), |s| s.series_ref == r)
+            .cloned()
     }
 
     pub(crate) fn get_by_ref_pinned(&self, r: u64) -> Option<Arc<MemSeries>> {
-        read(self.ref_stripe(r)).get(&r).map(|s| pin(s, Pin::Yes))
+        read(self.ref_stripe(r))
+            .find(mix(r), |s| s.series_ref == r)
+            .map(|s| pin(s, Pin::Yes))
     }
 
     /// The series with `labels` (`postings` is the head's index, locked
@@ -750,7 +726,7 @@ impl StripeSeries {
         p: Pin,
     ) -> Option<Arc<MemSeries>> {
         read(self.hash_stripe(hash))
-            .get(hash, labels, postings)
+            .find(mix(hash), |s| postings.labels_eq(&s.labels, labels))
             .map(|s| pin(s, p))
     }
 
@@ -767,7 +743,7 @@ impl StripeSeries {
         postings: &mut MemPostings,
     ) -> (Arc<MemSeries>, bool) {
         let mut hs = write(self.hash_stripe(hash));
-        if let Some(s) = hs.get(hash, labels, postings) {
+        if let Some(s) = hs.find(mix(hash), |s| postings.labels_eq(&s.labels, labels)) {
             return (pin(s, p), false);
         }
         let series_ref = new_ref();
@@ -778,9 +754,13 @@ impl StripeSeries {
             pending: AtomicU32::new(u32::from(p == Pin::Yes)),
             state: Mutex::new(SeriesState::default()),
         });
-        hs.insert(hash, Arc::clone(&s));
-        // Lock order: hash stripe, then reference stripe (as in `remove`).
-        write(self.ref_stripe(s.series_ref)).insert(s.series_ref, Arc::clone(&s));
+        let idx: &MemPostings = postings;
+        hs.insert_unique(mix(hash), Arc::clone(&s), |x| {
+            mix(idx.labels_hash(&x.labels))
+        });
+        // Lock order: hash stripe, then reference stripe (as in `remove_if`).
+        write(self.ref_stripe(series_ref))
+            .insert_unique(mix(series_ref), Arc::clone(&s), |x| mix(x.series_ref));
         self.len.fetch_add(1, Ordering::Relaxed);
         (s, true)
     }
@@ -789,7 +769,7 @@ impl StripeSeries {
     /// stripes).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
         for stripe in self.refs.iter() {
-            let list: Vec<Arc<MemSeries>> = read(stripe).values().cloned().collect();
+            let list: Vec<Arc<MemSeries>> = read(stripe).iter().cloned().collect();
             for s in &list {
                 f(s);
             }
@@ -806,29 +786,38 @@ impl StripeSeries {
         let mut removed = Vec::new();
         for hs in self.hashes.iter() {
             let mut hs = write(hs);
-            let candidates: Vec<(u64, Arc<MemSeries>)> = hs
-                .unique
-                .iter()
-                .map(|(h, s)| (*h, Arc::clone(s)))
-                .chain(
-                    hs.conflicts
-                        .iter()
-                        .flat_map(|(h, l)| l.iter().map(move |s| (*h, Arc::clone(s)))),
-                )
-                .collect();
-            for (h, s) in candidates {
-                let mut rs = write(self.ref_stripe(s.series_ref));
-                if s.pending.load(Ordering::Acquire) != 0 || !dead(&s) {
-                    continue;
+            hs.retain(|s| {
+                let r = s.series_ref;
+                let mut rs = write(self.ref_stripe(r));
+                if s.pending.load(Ordering::Acquire) != 0 || !dead(s) {
+                    return true;
                 }
-                rs.remove(&s.series_ref);
-                drop(rs);
-                hs.remove(h, s.series_ref);
+                if let Ok(e) = rs.find_entry(mix(r), |x| x.series_ref == r) {
+                    e.remove();
+                }
                 self.len.fetch_sub(1, Ordering::Relaxed);
-                removed.push(s);
-            }
+                removed.push(Arc::clone(s));
+                false
+            });
         }
         removed
+    }
+
+    /// Gives back table memory after many removals (`postings`: the head's
+    /// index, read-locked by the caller, to hash series again).
+    pub(crate) fn shrink(&self, postings: &MemPostings) {
+        for hs in self.hashes.iter() {
+            let mut hs = write(hs);
+            if hs.capacity() > 4 * hs.len() + 16 {
+                hs.shrink_to_fit(|x| mix(postings.labels_hash(&x.labels)));
+            }
+        }
+        for rs in self.refs.iter() {
+            let mut rs = write(rs);
+            if rs.capacity() > 4 * rs.len() + 16 {
+                rs.shrink_to_fit(|x| mix(x.series_ref));
+            }
+        }
     }
 }
 
@@ -842,6 +831,37 @@ impl MemSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colliding_label_hashes_are_two_series() {
+        // Two label sets looked up under the same hash (as a real collision
+        // of their hashes would be) stay two series.
+        let m = StripeSeries::new(4);
+        let mut p = MemPostings::new();
+        let a = Labels::from_pairs([("__name__", "a")]);
+        let b = Labels::from_pairs([("__name__", "b")]);
+        let mut next = 1;
+        let mut new_ref = || {
+            next += 1;
+            next
+        };
+        let (sa, created_a) = m.get_or_create(7, &a, Pin::No, &mut new_ref, &mut p);
+        let (sb, created_b) = m.get_or_create(7, &b, Pin::No, &mut new_ref, &mut p);
+        assert!(created_a && created_b);
+        assert_ne!(sa.series_ref, sb.series_ref);
+        let (again, created) = m.get_or_create(7, &b, Pin::No, &mut new_ref, &mut p);
+        assert!(!created);
+        assert_eq!(again.series_ref, sb.series_ref);
+        let find = |l: &Labels| m.get_by_hash(7, l, &p, Pin::No).map(|s| s.series_ref);
+        assert_eq!(find(&a), Some(sa.series_ref));
+        assert_eq!(find(&b), Some(sb.series_ref));
+        let removed = m.remove_if(|s| s.series_ref == sa.series_ref);
+        assert_eq!(removed.len(), 1);
+        assert_eq!(find(&a), None);
+        assert_eq!(find(&b), Some(sb.series_ref));
+        assert!(m.get_by_ref(sa.series_ref).is_none());
+        assert_eq!(m.len(), 1);
+    }
 
     /// A series is mostly this struct (plus its open chunk's bytes): keep it
     /// within one 192-byte allocation with its `Arc` counts (64-bit).
