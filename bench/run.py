@@ -148,6 +148,23 @@ def proc_rss(pid):
     return 0
 
 
+def proc_smaps(pid):
+    """RSS split from /proc/<pid>/smaps_rollup: anonymous (heap, stacks) vs file-backed
+    (binary, mmapped chunks_head files) pages, in bytes."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[0].endswith(":") and parts[2] == "kB":
+                    out[parts[0][:-1]] = int(parts[1]) * 1024
+    except OSError:
+        return None
+    rss = out.get("Rss", 0)
+    anon = out.get("Anonymous", 0)
+    return dict(rss=rss, anon=anon, file=rss - anon - out.get("Shmem", 0) if rss else None)
+
+
 def machine_busy():
     """(busy, total) jiffies over all CPUs from /proc/stat."""
     with open("/proc/stat") as f:
@@ -288,8 +305,11 @@ def wait_until(pred, timeout, step=0.05):
 
 # ---------------------------------------------------------------- servers
 
+EMBER_BIN = None  # --ember-bin
+
+
 def ember_bin():
-    return os.path.join(ROOT, "target", "release", "ember")
+    return EMBER_BIN or os.path.join(ROOT, "target", "release", "ember")
 
 
 def server_defs(cfg, port):
@@ -340,6 +360,8 @@ def versions():
         dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=20).stdout.strip()
         out["ember"] = f"git {rev}{' (+uncommitted changes in tree)' if dirty else ''}"
+        if EMBER_BIN:
+            out["ember"] += f" (binary {EMBER_BIN})"
     except Exception as e:  # noqa: BLE001
         out["ember"] = f"? ({e})"
     return out
@@ -435,6 +457,7 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
         time.sleep(sc["measure"])
         t_we = time.time()
         cpu_we = proc_cpu(p.pid)
+        smaps_we = proc_smaps(p.pid)
         fcpu_we = proc_cpu(fleet_proc.pid)
         mb_we = machine_busy()
         sm1 = self_metrics(base, {sdef["samples_metric"]})
@@ -469,6 +492,8 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
             rss_peak_bytes=max(rss) if rss else None,
             rss_end_bytes=rss[-1] if rss else None,
             rss_bytes_per_active_series=statistics.mean(rss) / active_series if rss else None,
+            smaps_end=smaps_we,
+            rss_anon_bytes_per_active_series=smaps_we["anon"] / active_series if smaps_we else None,
             fleet_cpu_cores_avg=(fcpu_we - fcpu_ws) / W,
             # everything else on the machine (other engineers' builds, this harness, the fleet)
             machine_busy_cores_avg=busy / W,
@@ -480,7 +505,7 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
 
         # queries over the ingested data, evaluated at the end of the window
         log("  queries")
-        res["queries"] = run_queries(base, t_we, sc["query_runs"])
+        res["queries"] = run_queries(base, t_we, sc["query_runs"]) if sc.get("queries", True) else {}
 
         # disk
         log("  disk")
@@ -564,6 +589,7 @@ ROWS = [
     ("rss_peak_bytes", "RSS peak in window", "MiB", 1 / 2**20, "lower"),
     ("rss_end_bytes", "RSS at end of window", "MiB", 1 / 2**20, "lower"),
     ("rss_bytes_per_active_series", "RSS bytes / active series (mean RSS)", "B", 1, "lower"),
+    ("rss_anon_bytes_per_active_series", "Anonymous RSS bytes / active series (window end)", "B", 1, "lower"),
     ("rss_peak_queries_bytes", "RSS peak while the query set ran", "MiB", 1 / 2**20, "lower"),
     ("disk.bytes_per_sample", "Disk B/sample (Prom: block; Ember: WAL+chunks_head; VM: data dir)", "B", 1, "lower"),
     ("disk.wal_chunks_head_bytes_per_sample", "WAL+chunks_head B/sample", "B", 1, "lower"),
@@ -789,6 +815,8 @@ def main():
     ap.add_argument("--interval", type=int, help="override the scale's scrape interval")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--workdir", default=None, help="data dirs (default: a temp dir, removed at the end)")
+    ap.add_argument("--ember-bin", help="the ember binary to run (default: target/release/ember)")
+    ap.add_argument("--no-queries", action="store_true", help="skip the query set (memory/restart-only runs)")
     ap.add_argument("--report", metavar="JSON", help="only re-render table, Markdown and charts from a result JSON")
     args = ap.parse_args()
     if args.report:
@@ -799,7 +827,10 @@ def main():
 
     if not args.scale:
         ap.error("--scale is required")
+    global EMBER_BIN
+    EMBER_BIN = args.ember_bin
     sc = dict(SCALES[args.scale])
+    sc["queries"] = not args.no_queries
     for k in ("warmup", "measure", "interval"):
         if getattr(args, k) is not None:
             sc[k] = getattr(args, k)

@@ -114,6 +114,28 @@ impl Labels {
         }
     }
 
+    /// Like [`Labels::from_sorted`], encoding into `scratch` (cleared
+    /// first, reused across calls): the label set costs one allocation.
+    pub fn from_sorted_in<'a>(
+        scratch: &mut Vec<u8>,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Labels {
+        scratch.clear();
+        let mut prev: Option<&str> = None;
+        for (n, v) in pairs {
+            debug_assert!(
+                prev.is_none_or(|p| p < n),
+                "labels not sorted or not unique at {n:?}"
+            );
+            prev = Some(n);
+            put_str(scratch, n);
+            put_str(scratch, v);
+        }
+        Labels {
+            buf: Arc::from(&scratch[..]),
+        }
+    }
+
     /// Iterates over the pairs in ascending name order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {

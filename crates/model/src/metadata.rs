@@ -71,7 +71,7 @@ impl FromStr for MetricType {
 }
 
 /// The metadata of one metric family.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Metadata {
     /// The family's type.
     pub kind: MetricType,

@@ -214,6 +214,50 @@ fn valid_names(cfg: &ScrapeConfig, lset: &Labels) -> bool {
         .is_some_and(|m| v.is_valid_metric_name(m))
 }
 
+/// Why a scraped series has no final labels.
+struct LabelsError {
+    text: String,
+    /// A label limit was exceeded.
+    label_limit: bool,
+}
+
+/// The final labels of a scraped series: its own labels and name, the
+/// target's labels merged as `honor_labels` says, `metric_relabel_configs`
+/// applied, then checked (names, limits). `None`: relabeling dropped it.
+fn final_labels(
+    st: &mut State,
+    s: &Settings,
+    name: &str,
+    labels: &LabelsView<'_>,
+) -> Result<Option<Labels>, LabelsError> {
+    let cfg = &*s.cfg;
+    let b = &mut st.builder;
+    b.clear();
+    b.set(METRIC_NAME, name);
+    for (n, v) in labels.iter() {
+        b.set(n, v);
+    }
+    st.merge_target_labels(s);
+    if !model::relabel::process_builder(&mut st.builder, &cfg.metric_relabel_configs) {
+        return Ok(None);
+    }
+    let lset = st.builder.labels();
+    if lset.is_empty() {
+        return Ok(None);
+    }
+    let fail = |text: String, label_limit: bool| Err(LabelsError { text, label_limit });
+    if !lset.has(METRIC_NAME) {
+        return fail("missing metric name (__name__ label)".to_owned(), false);
+    }
+    if !valid_names(cfg, &lset) {
+        return fail(format!("invalid metric name or label names: {lset}"), false);
+    }
+    if let Err(e) = verify_label_limits(cfg, &lset) {
+        return fail(e, true);
+    }
+    Ok(Some(lset))
+}
+
 fn exemplar_labels(view: &LabelsView<'_>) -> Labels {
     Labels::from_pairs(view.iter())
 }
@@ -299,45 +343,26 @@ pub(crate) fn append_scrape(
         counts.total += 1;
         let explicit_ts = if cfg.honor_timestamps { ts } else { None };
         let t = explicit_ts.map_or(default_t, Timestamp);
-        if st.cache.is_dropped(series) {
+        let key = st.cache.key(series);
+        if st.cache.is_dropped(&key) {
             continue;
         }
         let track = explicit_ts.is_none() || cfg.track_timestamps_staleness;
         // Fast path: a known series.
-        let (cached, already, new_labels) = match st.cache.lookup(series) {
+        let (cached, already, mut new_labels) = match st.cache.lookup(&key) {
             Some((i, already)) => (Some(i), already, None),
-            None => {
-                let b = &mut st.builder;
-                b.clear();
-                b.set(METRIC_NAME, name);
-                for (n, v) in labels.iter() {
-                    b.set(n, v);
-                }
-                st.merge_target_labels(s);
-                if !model::relabel::process_builder(&mut st.builder, &cfg.metric_relabel_configs) {
-                    st.cache.add_dropped(series);
+            None => match final_labels(st, s, name, &labels) {
+                Ok(Some(lset)) => (None, false, Some(lset)),
+                Ok(None) => {
+                    st.cache.add_dropped(key);
                     continue;
                 }
-                let lset = st.builder.labels();
-                if lset.is_empty() {
-                    st.cache.add_dropped(series);
-                    continue;
-                }
-                if !lset.has(METRIC_NAME) {
-                    err = Some("missing metric name (__name__ label)".to_owned());
+                Err(e) => {
+                    tally.label_limit |= e.label_limit;
+                    err = Some(e.text);
                     break;
                 }
-                if !valid_names(cfg, &lset) {
-                    err = Some(format!("invalid metric name or label names: {lset}"));
-                    break;
-                }
-                if let Err(e) = verify_label_limits(cfg, &lset) {
-                    tally.label_limit = true;
-                    err = Some(e);
-                    break;
-                }
-                (None, false, Some(lset))
-            }
+            },
         };
         let result = if already && explicit_ts.is_none() {
             Err(AppendError::DuplicateTimestamp)
@@ -359,13 +384,30 @@ pub(crate) fn append_scrape(
                     Value::Hist(HistogramValue::Int(h)) => Sample::Histogram(h),
                     Value::Hist(HistogramValue::Float(h)) => Sample::FloatHistogram(h),
                 };
-                match (cached, &new_labels) {
-                    (Some(i), _) => {
-                        let e = st.cache.entry(i);
-                        app.append(e.series_ref, &e.labels, t, sample)
+                let by_ref = match cached.and_then(|i| st.cache.entry(i).series_ref()) {
+                    Some(r) => app.append_by_ref(r, t, sample),
+                    None => Ok(None),
+                };
+                match by_ref {
+                    Ok(Some(r)) => Ok(r),
+                    Err(e) => Err(e),
+                    // The storage does not know the series (any more): append
+                    // with its labels, built again for a cached series.
+                    Ok(None) => {
+                        if new_labels.is_none() {
+                            match final_labels(st, s, name, &labels) {
+                                Ok(l) => new_labels = l,
+                                Err(e) => {
+                                    err = Some(e.text);
+                                    break;
+                                }
+                            }
+                        }
+                        match &new_labels {
+                            Some(l) => app.append(None, l, t, sample),
+                            None => continue,
+                        }
                     }
-                    (None, Some(l)) => app.append(None, l, t, sample),
-                    (None, None) => continue,
                 }
             }
         };
@@ -392,17 +434,16 @@ pub(crate) fn append_scrape(
         let Some(r) = series_ref else {
             continue;
         };
-        let i = match (cached, new_labels) {
-            (Some(i), _) => {
+        match cached {
+            Some(i) => {
                 let e = st.cache.entry(i);
-                e.series_ref = Some(r);
+                e.set_ref(Some(r));
                 if track {
                     Cache::track(iter, e);
                 }
-                i
             }
-            (None, Some(lset)) => {
-                let i = st.cache.add(series, Some(r), lset);
+            None => {
+                let i = st.cache.add(key, Some(r));
                 let e = st.cache.entry(i);
                 if track {
                     Cache::track(iter, e);
@@ -410,16 +451,29 @@ pub(crate) fn append_scrape(
                 if !sample_limit_hit {
                     counts.series_added += 1;
                 }
-                let labels = e.labels.clone();
-                if let Some(meta) = st.cache.metadata(&st.family)
+                if let (Some(meta), Some(l)) = (st.cache.metadata(&st.family), &new_labels)
                     && is_series_part_of_family(name, &st.family, meta.kind)
-                    && let Err(e) = app.update_metadata(Some(r), &labels, meta)
+                    && let Err(e) = app.update_metadata(Some(r), l, meta)
                 {
                     tracing::debug!(err = %e, "metadata not appended");
                 }
-                i
             }
-            (None, None) => continue,
+        }
+        if exemplar.is_none() && hist_exemplars.is_empty() {
+            continue;
+        }
+        // Exemplars are rare: a cached series' labels are built again.
+        if new_labels.is_none() {
+            match final_labels(st, s, name, &labels) {
+                Ok(l) => new_labels = l,
+                Err(e) => {
+                    err = Some(e.text);
+                    break;
+                }
+            }
+        }
+        let Some(series_labels) = &new_labels else {
+            continue;
         };
         if let Some(ex) = exemplar {
             let x = Exemplar {
@@ -427,8 +481,7 @@ pub(crate) fn append_scrape(
                 value: ex.value,
                 timestamp: ex.timestamp.map_or(t, Timestamp),
             };
-            let e = st.cache.entry(i);
-            if let Err(err) = app.append_exemplar(Some(r), &e.labels, &x) {
+            if let Err(err) = app.append_exemplar(Some(r), series_labels, &x) {
                 tracing::debug!(err = %err, "exemplar not appended");
             }
         }
@@ -441,8 +494,7 @@ pub(crate) fn append_scrape(
                 value: ex.value,
                 timestamp: Timestamp(ts),
             };
-            let e = st.cache.entry(i);
-            if let Err(err) = app.append_exemplar(Some(r), &e.labels, &x) {
+            if let Err(err) = app.append_exemplar(Some(r), series_labels, &x) {
                 tracing::debug!(err = %err, "exemplar not appended");
             }
         }
@@ -474,8 +526,11 @@ fn stale_markers(
         if err.is_some() {
             return;
         }
-        match app.append(e.series_ref, &e.labels, t, Sample::Float(STALE_NAN)) {
-            Ok(r) => e.series_ref = Some(r),
+        // A series the storage no longer knows gets no marker: it holds no
+        // sample to mark, and its labels are not kept here.
+        let Some(r) = e.series_ref() else { return };
+        match app.append_by_ref(r, t, Sample::Float(STALE_NAN)) {
+            Ok(r) => e.set_ref(r),
             // Expected when the target went away and came back.
             Err(AppendError::OutOfOrder | AppendError::DuplicateTimestamp) => {}
             Err(x) => err = Some(x.to_string()),

@@ -1,51 +1,108 @@
 //! The scrape cache of one loop: raw series bytes (`Sample::series`) to the
-//! final labels and storage reference, so that a steady target does no label
-//! work per sample; the series dropped by relabeling; the per-family
-//! metadata; and staleness tracking.
+//! storage reference, so that a steady target does no label work per
+//! sample; the series dropped by relabeling; the per-family metadata; and
+//! staleness tracking.
+//!
+//! Memory: an entry is ~60 bytes whatever the series looks like. Keys are
+//! not the raw bytes but a 128-bit keyed hash of them (two SipHash-1-3 with
+//! random keys per cache): a false match needs a collision of both among the
+//! few thousand series of one target, about 2^-100 per cache. Entries do
+//! not keep the final labels: the storage holds them, and a cached series
+//! is appended by reference only ([`storage::Appender::append_by_ref`]).
+//! When the storage no longer knows a reference, or labels are needed
+//! (exemplars), the caller builds them again from the scraped entry, which
+//! is what a cache miss does anyway.
 //!
 //! Staleness: every entry remembers the iteration (scrape) in which it was
 //! last tracked (appended without an explicit timestamp, or with one under
 //! `track_timestamps_staleness`) and the one before. A series tracked in the
-//! previous iteration and not in this one gets a stale marker.
+//! previous iteration and not in this one gets a stale marker. Iterations
+//! are `u32`: at one scrape a second they last 136 years.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::num::NonZeroU64;
 
-use model::{Labels, Metadata, MetricType};
+use model::{Metadata, MetricType};
 use storage::SeriesRef;
+
+/// The hash of a raw series (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Key(u64, u64);
+
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Already uniformly random: the first word is the table hash.
+        state.write_u64(self.0);
+    }
+}
+
+/// Passes a [`Key`]'s first word through.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `Key`; a plain FNV-1a keeps it a valid hasher.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
 
 /// One cached series.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     /// The storage reference from the last append.
-    pub(crate) series_ref: Option<SeriesRef>,
-    /// Final labels (target labels merged, metric relabeling applied).
-    pub(crate) labels: Labels,
+    series_ref: Option<NonZeroU64>,
     /// The iteration in which the series was last seen.
-    pub(crate) last_iter: u64,
+    last_iter: u32,
     /// The iteration in which it was last tracked for staleness.
-    tracked: u64,
+    tracked: u32,
     /// The value of `tracked` before that.
-    tracked_before: u64,
+    tracked_before: u32,
+}
+
+impl Entry {
+    /// The storage reference from the last append.
+    pub(crate) fn series_ref(&self) -> Option<SeriesRef> {
+        self.series_ref.map(|r| SeriesRef(r.get()))
+    }
+
+    /// Records the reference the storage returned.
+    pub(crate) fn set_ref(&mut self, r: Option<SeriesRef>) {
+        self.series_ref = r.and_then(|r| NonZeroU64::new(r.0));
+    }
 }
 
 #[derive(Clone, Debug)]
 struct MetaEntry {
     meta: Metadata,
-    last_iter: u64,
+    last_iter: u32,
 }
 
 /// Per-loop cache.
 #[derive(Debug)]
 pub(crate) struct Cache {
-    /// Raw series bytes to an index into `entries`.
-    series: HashMap<Box<[u8]>, usize>,
+    /// Random keys of the two halves of [`Key`].
+    hashers: [RandomState; 2],
+    /// Raw series key to an index into `entries`.
+    series: KeyMap<u32>,
     entries: Vec<Entry>,
-    dropped: HashMap<Box<[u8]>, u64>,
+    dropped: KeyMap<u32>,
     metadata: BTreeMap<String, MetaEntry>,
     /// Whether `metadata` changed since the last [`Cache::take_metadata_change`].
     metadata_changed: bool,
     /// The current iteration (starts at 1; 0 means "never").
-    iter: u64,
+    iter: u32,
     /// Entries after the last successful scrape.
     successful_count: usize,
     /// Flushes forced by growth during failing scrapes.
@@ -55,9 +112,10 @@ pub(crate) struct Cache {
 impl Default for Cache {
     fn default() -> Cache {
         Cache {
-            series: HashMap::new(),
+            hashers: [RandomState::new(), RandomState::new()],
+            series: KeyMap::default(),
             entries: Vec::new(),
-            dropped: HashMap::new(),
+            dropped: KeyMap::default(),
             metadata: BTreeMap::new(),
             metadata_changed: false,
             iter: 1,
@@ -68,13 +126,21 @@ impl Default for Cache {
 }
 
 impl Cache {
-    pub(crate) fn iter(&self) -> u64 {
+    pub(crate) fn iter(&self) -> u32 {
         self.iter
+    }
+
+    /// The key of raw series bytes.
+    pub(crate) fn key(&self, series: &[u8]) -> Key {
+        Key(
+            self.hashers[0].hash_one(series),
+            self.hashers[1].hash_one(series),
+        )
     }
 
     /// Whether `key` is known to be dropped by relabeling (and marks it
     /// seen).
-    pub(crate) fn is_dropped(&mut self, key: &[u8]) -> bool {
+    pub(crate) fn is_dropped(&mut self, key: &Key) -> bool {
         match self.dropped.get_mut(key) {
             Some(it) => {
                 *it = self.iter;
@@ -84,14 +150,14 @@ impl Cache {
         }
     }
 
-    pub(crate) fn add_dropped(&mut self, key: &[u8]) {
-        self.dropped.insert(key.into(), self.iter);
+    pub(crate) fn add_dropped(&mut self, key: Key) {
+        self.dropped.insert(key, self.iter);
     }
 
     /// The index of the entry for `key` and whether it was already seen in
     /// this iteration; marks it seen.
-    pub(crate) fn lookup(&mut self, key: &[u8]) -> Option<(usize, bool)> {
-        let i = *self.series.get(key)?;
+    pub(crate) fn lookup(&mut self, key: &Key) -> Option<(usize, bool)> {
+        let i = *self.series.get(key)? as usize;
         let e = &mut self.entries[i];
         let already = e.last_iter == self.iter;
         e.last_iter = self.iter;
@@ -104,27 +170,21 @@ impl Cache {
     }
 
     /// Adds a new series, seen in this iteration; returns its index.
-    pub(crate) fn add(
-        &mut self,
-        key: &[u8],
-        series_ref: Option<SeriesRef>,
-        labels: Labels,
-    ) -> usize {
+    pub(crate) fn add(&mut self, key: Key, series_ref: Option<SeriesRef>) -> usize {
         let i = self.entries.len();
         self.entries.push(Entry {
-            series_ref,
-            labels,
+            series_ref: series_ref.and_then(|r| NonZeroU64::new(r.0)),
             last_iter: self.iter,
             tracked: 0,
             tracked_before: 0,
         });
-        self.series.insert(key.into(), i);
+        self.series.insert(key, i as u32);
         i
     }
 
     /// Marks `e` as exposed in this iteration (it will get a stale marker
     /// when it disappears).
-    pub(crate) fn track(iter: u64, e: &mut Entry) {
+    pub(crate) fn track(iter: u32, e: &mut Entry) {
         if e.tracked != iter {
             e.tracked_before = e.tracked;
             e.tracked = iter;
@@ -169,24 +229,28 @@ impl Cache {
             let iter = self.iter;
             let mut keep = Vec::with_capacity(self.entries.len());
             let old = std::mem::take(&mut self.entries);
-            let mut new_index = vec![usize::MAX; old.len()];
+            let mut new_index = vec![u32::MAX; old.len()];
             for (i, e) in old.into_iter().enumerate() {
                 if e.last_iter == iter {
-                    new_index[i] = keep.len();
+                    new_index[i] = keep.len() as u32;
                     keep.push(e);
                 }
             }
             self.entries = keep;
             self.series.retain(|_, i| {
-                *i = new_index[*i];
-                *i != usize::MAX
+                *i = new_index[*i as usize];
+                *i != u32::MAX
             });
+            if self.series.capacity() > 2 * self.series.len() + 64 {
+                self.series.shrink_to_fit();
+            }
             self.dropped.retain(|_, it| *it == iter);
             let before = self.metadata.len();
-            self.metadata.retain(|_, m| m.last_iter + 10 >= iter);
+            self.metadata
+                .retain(|_, m| m.last_iter.saturating_add(10) >= iter);
             self.metadata_changed |= before != self.metadata.len();
         }
-        self.iter += 1;
+        self.iter = self.iter.wrapping_add(1).max(1);
     }
 
     /// Records a family's type (`TYPE`).

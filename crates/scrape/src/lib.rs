@@ -29,6 +29,7 @@
 //! body even when `body_size_limit` is unset.
 
 mod append;
+mod buffers;
 mod cache;
 pub mod fetch;
 mod manager;

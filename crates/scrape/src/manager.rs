@@ -104,6 +104,7 @@ impl Manager {
                 appendable,
                 metrics: Arc::new(Metrics::default()),
                 options,
+                buffers: Default::default(),
             }),
             pools: Mutex::new(BTreeMap::new()),
             last_sets: Mutex::new(TargetSets::new()),

@@ -27,6 +27,8 @@ pub(crate) struct Context {
     pub(crate) appendable: Arc<dyn Appendable>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) options: Options,
+    /// Body buffers shared by every loop.
+    pub(crate) buffers: Arc<crate::buffers::BufferPool>,
 }
 
 /// Whether a successor loop takes over its predecessor's scrape cache.
@@ -199,6 +201,7 @@ impl Pool {
             appendable: self.ctx.appendable.clone(),
             metrics: self.ctx.metrics.clone(),
             offset_seed: self.ctx.options.offset_seed,
+            buffers: self.ctx.buffers.clone(),
             state: State::default(),
             stop: stop_rx,
         };

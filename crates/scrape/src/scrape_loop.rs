@@ -12,6 +12,7 @@ use storage::Appendable;
 use tokio::sync::watch;
 
 use crate::append::{self, Counts, Report, Settings, State, Tally, format_for};
+use crate::buffers::BufferPool;
 use crate::fetch::{FetchError, Scraper};
 use crate::metrics::{Metrics, inc};
 use crate::target::Target;
@@ -92,6 +93,7 @@ pub(crate) struct LoopParams {
     pub(crate) appendable: Arc<dyn Appendable>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) offset_seed: u64,
+    pub(crate) buffers: Arc<BufferPool>,
     pub(crate) state: State,
     pub(crate) stop: watch::Receiver<Stop>,
 }
@@ -110,7 +112,6 @@ fn to_timestamp(t: SystemTime) -> Timestamp {
 /// The outcome of one scrape's blocking part.
 struct Processed {
     state: State,
-    buf: Vec<u8>,
     error: Option<String>,
     tally: Tally,
     metadata: Option<BTreeMap<String, Metadata>>,
@@ -216,6 +217,7 @@ pub(crate) async fn run(p: LoopParams) -> Option<State> {
         appendable,
         metrics,
         offset_seed,
+        buffers,
         state,
         mut stop,
     } = p;
@@ -228,7 +230,8 @@ pub(crate) async fn run(p: LoopParams) -> Option<State> {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let tolerance = (interval / 100).min(TIMESTAMP_TOLERANCE);
     let mut aligned: Option<SystemTime> = None;
-    let mut buf = Vec::new();
+    // The previous body's size: the next one is likely the same.
+    let mut last_len = 0usize;
     let mut state = Some(state);
     let mut scraped = false;
     loop {
@@ -258,28 +261,26 @@ pub(crate) async fn run(p: LoopParams) -> Option<State> {
         }
         let started = Instant::now();
         let forced = lock(&forced_error).clone();
+        // Fast path: a pooled buffer of the last body's size (plus an
+        // eighth), so a steady target's body does not grow by doubling.
+        let mut buf = buffers.get(last_len + last_len / 8);
         let fetched = match forced {
             Some(e) => Err(FetchError::Other(e)),
-            None => scraper.fetch(&mut buf).await,
+            None => scraper.fetch(&mut buf, last_len).await,
         };
         let body_limit = fetched == Err(FetchError::BodySizeLimit);
         let mut st = state.take()?;
         let t = to_timestamp(scrape_time);
         let app = appendable.clone();
         let s = settings.clone();
-        let mut body = std::mem::take(&mut buf);
+        last_len = buf.len();
+        let pool = buffers.clone();
         let job = tokio::task::spawn_blocking(move || {
-            let (error, tally) = process(&*app, &mut st, &s, fetched, &body, t, started);
+            let (error, tally) = process(&*app, &mut st, &s, fetched, &buf, t, started);
             let metadata = st.cache.take_metadata_change();
-            // Keep the buffer's capacity for the next scrape, but not a
-            // huge one from an outlier.
-            body.clear();
-            if body.capacity() > 64 << 20 {
-                body = Vec::new();
-            }
+            pool.put(buf);
             Processed {
                 state: st,
-                buf: body,
                 error,
                 tally,
                 metadata,
@@ -300,7 +301,6 @@ pub(crate) async fn run(p: LoopParams) -> Option<State> {
             std::mem::take(&mut st.cache.forced_flushes),
         );
         state = Some(st);
-        buf = done.buf;
         let mut s = lock(&status);
         s.health = if done.error.is_none() {
             Health::Up

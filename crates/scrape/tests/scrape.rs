@@ -623,3 +623,42 @@ async fn target_limit_fails_every_target() {
         "target_limit exceeded (number of targets: 2, limit: 1)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_series_survive_a_storage_that_forgot_their_references() {
+    // The cache keeps references, not labels: when the storage no longer
+    // knows a reference, the labels are built again from the scraped entry.
+    let srv = Server::start(Reply::text(BODY)).await;
+    let st = MemStorage::default();
+    let (m, _) = manager(&st, &config(&[job("app", &srv.addr, "")]));
+    let a = srv.addr.as_str();
+    let temp = series("temp", "app", a, &[]);
+    let ok = series("http_requests_total", "app", a, &[("code", "200")]);
+    st.wait_for(WAIT, "two scrapes", |s| s.series(&temp).len() >= 2)
+        .await;
+    st.forget_refs();
+    let n = st.series(&temp).len();
+    st.wait_for(WAIT, "two more scrapes", |s| s.series(&temp).len() >= n + 2)
+        .await;
+    // A vanished series of a forgotten reference gets no stale marker (its
+    // labels are not kept); the others go on with the right labels.
+    srv.set_reply(Reply::text("temp 22\n"));
+    st.wait_for(WAIT, "new value", |s| {
+        s.series(&temp).last().is_some_and(|(_, v)| *v == 22.0)
+    })
+    .await;
+    m.stop().await;
+    let mut sets = st.label_sets();
+    sets.sort();
+    assert!(sets.contains(&temp) && sets.contains(&ok), "{sets:?}");
+    assert!(
+        !st.values("http_requests_total")
+            .iter()
+            .any(|v| is_stale_nan(*v))
+    );
+    let ts: Vec<i64> = st.series(&temp).iter().map(|(t, _)| *t).collect();
+    assert!(
+        ts.windows(2).all(|w| w[0] < w[1]),
+        "one sample per scrape: {ts:?}"
+    );
+}

@@ -81,6 +81,22 @@ pub trait Appender {
         sample: Sample<'_>,
     ) -> Result<SeriesRef, AppendError>;
 
+    /// Adds a sample to the series `series`, a reference an earlier
+    /// [`Appender::append`] returned, without its labels: the fast path of a
+    /// scrape cache that keeps references but not label sets. `Ok(None)`
+    /// when the storage does not know the reference (any more, e.g. the
+    /// series was garbage-collected); the caller then appends with the
+    /// labels. The default knows no reference.
+    fn append_by_ref(
+        &mut self,
+        series: SeriesRef,
+        t: Timestamp,
+        sample: Sample<'_>,
+    ) -> Result<Option<SeriesRef>, AppendError> {
+        let _ = (series, t, sample);
+        Ok(None)
+    }
+
     /// Adds an exemplar for a series.
     fn append_exemplar(
         &mut self,

@@ -1,6 +1,7 @@
 //! Head throughput: committing scrape-sized batches (samples/s on one
-//! core, with and without the WAL) and replaying a WAL on open with one or
-//! two sample-applying workers.
+//! core, with and without the WAL), creating series, selecting series with
+//! their labels and chunks, and replaying a WAL on open with one or two
+//! sample-applying workers.
 //!
 //! `cargo bench -p tsdb --bench head`
 
@@ -8,8 +9,9 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use model::matcher::{MatchOp, Matcher};
 use model::{Labels, Timestamp};
-use storage::{Appendable, Sample, SeriesRef};
+use storage::{Appendable, Queryable, Sample, SeriesRef};
 use tsdb::{Head, HeadOptions};
 
 /// Samples per batch: one scrape of a mid-sized target.
@@ -74,6 +76,107 @@ fn bench_append(c: &mut Criterion) {
                     .expect("append");
                 }
                 app.commit().expect("commit");
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_create(c: &mut Criterion) {
+    // Each iteration creates BATCH series never seen before (one sample
+    // each, one commit): label lookup, series and postings insertion, WAL
+    // series record.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = Head::open(dir.path(), HeadOptions::default()).expect("open");
+    let next = Cell::new(0usize);
+    let mut g = c.benchmark_group("head_create");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function(format!("batch_{BATCH}_new_series"), |b| {
+        b.iter_batched(
+            || {
+                let start = next.get();
+                next.set(start + BATCH);
+                (start..start + BATCH)
+                    .map(series_labels)
+                    .collect::<Vec<_>>()
+            },
+            |labels| {
+                let mut app = head.appender();
+                for l in &labels {
+                    app.append(None, l, Timestamp(0), Sample::Float(1.0))
+                        .expect("append");
+                }
+                app.commit().expect("commit");
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn bench_select(c: &mut Criterion) {
+    // 100k series with 20 samples each; selects return owned series with
+    // labels and a snapshot of their chunks.
+    const N: usize = 100_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = Head::open(
+        dir.path(),
+        HeadOptions {
+            wal: false,
+            ..HeadOptions::default()
+        },
+    )
+    .expect("open");
+    let labels: Vec<Labels> = (0..N).map(series_labels).collect();
+    let mut refs = vec![None; N];
+    for s in 0..20i64 {
+        for (chunk, rs) in labels.chunks(BATCH).zip(refs.chunks_mut(BATCH)) {
+            let mut app = head.appender();
+            for (l, r) in chunk.iter().zip(rs.iter_mut()) {
+                *r = Some(
+                    app.append(*r, l, Timestamp(s * 15_000), Sample::Float(s as f64))
+                        .expect("append"),
+                );
+            }
+            app.commit().expect("commit");
+        }
+    }
+    let m = |op, n: &str, v: &str| Matcher::new(op, n, v).expect("matcher");
+    let cases = [
+        ("all_100k", vec![Matcher::equal("job", "node")], N),
+        (
+            "name_2k",
+            vec![Matcher::equal("__name__", "http_requests_total_7")],
+            N / 50,
+        ),
+        (
+            "name_and_regex_700",
+            vec![
+                Matcher::equal("__name__", "http_requests_total_7"),
+                m(MatchOp::RegexMatch, "code", "2..|5.."),
+                m(MatchOp::RegexNoMatch, "method", "PUT"),
+            ],
+            0,
+        ),
+    ];
+    let mut g = c.benchmark_group("head_select");
+    g.sample_size(20);
+    for (name, ms, want) in cases {
+        if want > 0 {
+            g.throughput(Throughput::Elements(want as u64));
+        }
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let q = head.querier(0, i64::MAX).expect("querier");
+                let mut set = q.select(false, None, &ms);
+                let mut n = 0usize;
+                let mut bytes = 0usize;
+                while let Some(s) = set.next() {
+                    let s = s.expect("series");
+                    n += 1;
+                    bytes += s.labels().as_bytes().len();
+                }
+                black_box((n, bytes))
             })
         });
     }
@@ -147,5 +250,11 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-criterion_group!(benches, bench_append, bench_replay);
+criterion_group!(
+    benches,
+    bench_append,
+    bench_create,
+    bench_select,
+    bench_replay
+);
 criterion_main!(benches);

@@ -158,6 +158,9 @@ pub struct Head {
     pub(crate) min_valid_time: AtomicI64,
     pub(crate) metrics: HeadMetrics,
     pub(crate) exemplars: Mutex<ExemplarStorage>,
+    /// Metadata shared by the series that carry it (a family's series all
+    /// have the same); entries nobody else holds go at garbage collection.
+    pub(crate) metadata: Mutex<std::collections::HashSet<Arc<model::Metadata>>>,
     /// Deletions found in the WAL on open, for the database to take.
     pub(crate) replayed_tombstones: Mutex<Vec<crate::record::RefTombstone>>,
 }
@@ -242,6 +245,7 @@ impl Head {
             metrics: HeadMetrics::default(),
             exemplars: Mutex::new(ExemplarStorage::new(opts.max_exemplars)),
             replayed_tombstones: Mutex::new(Vec::new()),
+            metadata: Mutex::new(Default::default()),
             dir,
             opts,
         };
@@ -323,6 +327,56 @@ impl Head {
             self.min_time.fetch_min(mint, Ordering::Relaxed);
             self.max_time.fetch_max(maxt, Ordering::Relaxed);
         }
+    }
+
+    /// The series with `labels` (`hash` is their [`Labels::stable_hash`]),
+    /// created with reference `new_ref()` and indexed if absent; pinned for
+    /// an appender if `pin` says so. Returns it and whether it was created.
+    pub(crate) fn get_or_create_series(
+        &self,
+        hash: u64,
+        labels: &model::Labels,
+        pin: series::Pin,
+        new_ref: impl FnOnce() -> u64,
+    ) -> (Arc<series::MemSeries>, bool) {
+        {
+            let p = read(&self.postings);
+            if let Some(s) = self.series.get_by_hash(hash, labels, &p, pin) {
+                return (s, false);
+            }
+        }
+        let mut p = write(&self.postings);
+        self.series
+            .get_or_create(hash, labels, pin, new_ref, &mut p)
+    }
+
+    /// The series with `labels`, if any, pinned if `pin` says so.
+    pub(crate) fn series_by_labels(
+        &self,
+        labels: &model::Labels,
+        pin: series::Pin,
+    ) -> Option<Arc<series::MemSeries>> {
+        let p = read(&self.postings);
+        self.series
+            .get_by_hash(labels.stable_hash(), labels, &p, pin)
+    }
+
+    /// The labels of a series. The series must be in the head (found
+    /// through it, or pinned by an appender): a removed series' label refs
+    /// may name other pairs.
+    pub(crate) fn series_labels(&self, s: &series::MemSeries) -> model::Labels {
+        read(&self.postings).labels(&s.labels)
+    }
+
+    /// The shared copy of `m`.
+    pub(crate) fn intern_metadata(&self, m: model::Metadata) -> Arc<model::Metadata> {
+        let mut set = lock(&self.metadata);
+        if let Some(a) = set.get(&m) {
+            return Arc::clone(a);
+        }
+        let a = Arc::new(m);
+        set.insert(Arc::clone(&a));
+        a
     }
 
     /// Flushes and fsyncs the logs and the head chunk files.

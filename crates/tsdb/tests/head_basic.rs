@@ -418,3 +418,54 @@ fn exemplars_and_metrics() {
         [ex(1000), ex(2000)]
     );
 }
+
+#[test]
+fn append_by_reference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = open(dir.path(), &HeadOptions::default());
+    let a = labels("up", "a");
+    let mut app = head.appender();
+    let r = app
+        .append(None, &a, Timestamp(1000), Sample::Float(1.0))
+        .expect("append");
+    // Within the batch and in later batches the reference is enough.
+    assert_eq!(
+        app.append_by_ref(r, Timestamp(2000), Sample::Float(2.0)),
+        Ok(Some(r))
+    );
+    app.commit().expect("commit");
+    let mut app = head.appender();
+    assert_eq!(
+        app.append_by_ref(r, Timestamp(3000), Sample::Float(3.0)),
+        Ok(Some(r))
+    );
+    // The usual order checks apply.
+    assert_eq!(
+        app.append_by_ref(r, Timestamp(500), Sample::Float(0.0)),
+        Err(AppendError::OutOfOrder)
+    );
+    // Unknown references (never handed out, or collected) are not errors:
+    // the caller appends with the labels instead.
+    assert_eq!(
+        app.append_by_ref(SeriesRef(r.0 + 100), Timestamp(3000), Sample::Float(3.0)),
+        Ok(None)
+    );
+    assert_eq!(
+        app.append_by_ref(SeriesRef(0), Timestamp(3000), Sample::Float(3.0)),
+        Ok(None)
+    );
+    app.commit().expect("commit");
+    let m = [Matcher::equal("job", "a")];
+    assert_eq!(
+        floats(&head, 0, 10_000, &m),
+        [(a.clone(), vec![(1000, 1.0), (2000, 2.0), (3000, 3.0)])]
+    );
+    // After garbage collection removed the series, its reference is unknown.
+    head.truncate(20_000).expect("truncate");
+    let mut app = head.appender();
+    assert_eq!(
+        app.append_by_ref(r, Timestamp(30_000), Sample::Float(3.0)),
+        Ok(None)
+    );
+    app.rollback();
+}

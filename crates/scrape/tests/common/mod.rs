@@ -27,6 +27,8 @@ struct Inner {
     last: HashMap<u64, (i64, u64)>,
     samples: Vec<Committed>,
     commits: usize,
+    /// `append_by_ref` knows no reference (a storage that dropped them).
+    forget_refs: bool,
 }
 
 /// An in-memory storage with Prometheus's order rules per series.
@@ -89,6 +91,25 @@ impl Appender for MemAppender {
         Ok(SeriesRef(r))
     }
 
+    fn append_by_ref(
+        &mut self,
+        series: SeriesRef,
+        t: Timestamp,
+        sample: Sample<'_>,
+    ) -> Result<Option<SeriesRef>, AppendError> {
+        let labels = {
+            let inner = self.inner.lock().unwrap();
+            if inner.forget_refs {
+                return Ok(None);
+            }
+            match inner.refs.iter().find(|(_, r)| **r == series.0) {
+                Some((l, _)) => l.clone(),
+                None => return Ok(None),
+            }
+        };
+        self.append(None, &labels, t, sample).map(Some)
+    }
+
     fn append_exemplar(
         &mut self,
         hint: Option<SeriesRef>,
@@ -121,6 +142,11 @@ impl Appender for MemAppender {
 }
 
 impl MemStorage {
+    /// From now on, answers every `append_by_ref` with "unknown reference".
+    pub fn forget_refs(&self) {
+        self.0.lock().unwrap().forget_refs = true;
+    }
+
     pub fn samples(&self) -> Vec<Committed> {
         self.0.lock().unwrap().samples.clone()
     }

@@ -40,11 +40,23 @@ impl BitWriter {
         self.bytes
     }
 
+    /// Appends a byte to the vector, growing it by a quarter (at least 8
+    /// bytes) rather than doubling: open head chunks are most of a head's
+    /// memory and their final size is unknown, so doubling would leave a
+    /// third of it unused on average.
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact((self.bytes.len() / 4).max(8));
+        }
+        self.bytes.push(b);
+    }
+
     /// Appends one bit.
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.bytes.push(0);
+            self.push(0);
             self.free = 8;
         }
         self.free -= 1;
@@ -75,12 +87,12 @@ impl BitWriter {
             self.free = 0;
         }
         while nbits >= 8 {
-            self.bytes.push((v >> 56) as u8);
+            self.push((v >> 56) as u8);
             v <<= 8;
             nbits -= 8;
         }
         if nbits > 0 {
-            self.bytes.push((v >> 56) as u8);
+            self.push((v >> 56) as u8);
             self.free = (8 - nbits) as u8;
         }
     }

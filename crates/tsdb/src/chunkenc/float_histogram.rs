@@ -132,6 +132,11 @@ impl FloatHistogramChunk {
         self.w.into_bytes()
     }
 
+    /// Timestamp of the newest sample, `None` when empty.
+    pub fn last_t(&self) -> Option<i64> {
+        (self.num_samples() > 0).then_some(self.st.t)
+    }
+
     /// Number of samples.
     pub fn num_samples(&self) -> usize {
         num_samples(self.bytes())

@@ -176,6 +176,11 @@ impl XorChunk {
         self.w.into_bytes()
     }
 
+    /// Timestamp of the newest sample, `None` when empty.
+    pub fn last_t(&self) -> Option<i64> {
+        (self.num_samples() > 0).then_some(self.state.t)
+    }
+
     /// Number of samples.
     pub fn num_samples(&self) -> usize {
         num_samples(self.bytes())

@@ -37,6 +37,8 @@ enum PendingLast {
 
 struct Pending {
     series: Arc<MemSeries>,
+    /// Its labels when the batch had them (appended by labels).
+    labels: Option<Labels>,
     last: Option<(i64, PendingLast)>,
     /// Scratch for the commit-time out-of-order classification.
     commit_last: Option<i64>,
@@ -163,6 +165,15 @@ impl Head {
     }
 }
 
+/// Which series an append is for.
+#[derive(Clone, Copy)]
+enum Target<'l> {
+    /// By labels, with an optional reference hint.
+    Labels(Option<SeriesRef>, &'l Labels),
+    /// By reference only.
+    Ref(u64),
+}
+
 /// The verdict on one sample at append time.
 enum Verdict {
     InOrder,
@@ -173,35 +184,30 @@ enum Verdict {
 impl HeadAppender<'_> {
     /// The batch index of the series, creating and pinning it if needed.
     fn resolve(&mut self, hint: Option<SeriesRef>, labels: &Labels) -> Result<u32, AppendError> {
-        if let Some(SeriesRef(r)) = hint.filter(|r| r.0 != 0) {
-            if let Some(&i) = self.index.get(&r) {
-                return Ok(i);
-            }
-            if let Some(s) = self.head.series.get_by_ref_pinned(r) {
-                return Ok(self.add_pending(s));
-            }
-        }
-        validate_labels(labels)?;
-        let hash = labels.stable_hash();
-        if let Some(s) = self.head.series.get_by_hash(hash, labels)
-            && let Some(&i) = self.index.get(&s.series_ref)
+        if let Some(SeriesRef(r)) = hint.filter(|r| r.0 != 0)
+            && let Some(i) = self.resolve_ref(r)
         {
             return Ok(i);
         }
+        validate_labels(labels)?;
+        let hash = labels.stable_hash();
         let head = self.head;
-        let (s, created) = head
-            .series
-            .get_or_create(hash, labels, Pin::Yes, || head.new_ref());
+        let (s, created) = head.get_or_create_series(hash, labels, Pin::Yes, || head.new_ref());
         if created {
-            write_postings(head, &s);
             head.metrics.series_created.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(&i) = self.index.get(&s.series_ref) {
-            // Pinned twice (raced with ourselves through another path).
+            // Already in the batch (and now pinned twice).
             s.pending.fetch_sub(1, Ordering::AcqRel);
+            let p = &mut self.pending[i as usize];
+            if p.labels.is_none() {
+                p.labels = Some(labels.clone());
+            }
             return Ok(i);
         }
-        Ok(self.add_pending(s))
+        let i = self.add_pending(s);
+        self.pending[i as usize].labels = Some(labels.clone());
+        Ok(i)
     }
 
     fn add_pending(&mut self, s: Arc<MemSeries>) -> u32 {
@@ -209,11 +215,22 @@ impl HeadAppender<'_> {
         self.index.insert(s.series_ref, i);
         self.pending.push(Pending {
             series: s,
+            labels: None,
             last: None,
             commit_last: None,
             used: false,
         });
         i
+    }
+
+    /// The labels of the batch's series `i` (as appended, else from the
+    /// index; the series is pinned, so its label refs are valid).
+    fn labels_of(&self, i: usize) -> Labels {
+        let p = &self.pending[i];
+        match &p.labels {
+            Some(l) => l.clone(),
+            None => self.head.series_labels(&p.series),
+        }
     }
 
     fn verdict(&self, i: u32, t: i64, s: &Sample<'_>) -> Result<Verdict, AppendError> {
@@ -250,6 +267,16 @@ impl HeadAppender<'_> {
         }
     }
 
+    /// The batch index of series `r`, pinning it; `None` if the head does
+    /// not know it.
+    fn resolve_ref(&mut self, r: u64) -> Option<u32> {
+        if let Some(&i) = self.index.get(&r) {
+            return Some(i);
+        }
+        let s = self.head.series.get_by_ref_pinned(r)?;
+        Some(self.add_pending(s))
+    }
+
     fn append_sample(
         &mut self,
         hint: Option<SeriesRef>,
@@ -257,6 +284,16 @@ impl HeadAppender<'_> {
         t: i64,
         s: Sample<'_>,
     ) -> Result<SeriesRef, AppendError> {
+        self.append_to(Target::Labels(hint, labels), t, s)?
+            .ok_or_else(|| AppendError::Storage("series not found".into()))
+    }
+
+    fn append_to(
+        &mut self,
+        target: Target<'_>,
+        t: i64,
+        s: Sample<'_>,
+    ) -> Result<Option<SeriesRef>, AppendError> {
         let kind = usize::from(!matches!(s, Sample::Float(_)));
         if kind == 1 {
             if !self.head.opts.native_histograms {
@@ -276,7 +313,13 @@ impl HeadAppender<'_> {
             self.rejects.out_of_bounds[1] += 1;
             return Err(AppendError::OutOfBounds);
         }
-        let i = self.resolve(hint, labels)?;
+        let i = match target {
+            Target::Labels(hint, labels) => self.resolve(hint, labels)?,
+            Target::Ref(r) => match self.resolve_ref(r) {
+                Some(i) => i,
+                None => return Ok(None),
+            },
+        };
         let verdict = if t >= self.min_valid_time {
             self.verdict(i, t, &s)?
         } else {
@@ -289,7 +332,7 @@ impl HeadAppender<'_> {
                 let err = if kind == 1 {
                     AppendError::OutOfOrder
                 } else if window > 0 && t >= self.head_max_t.saturating_sub(window) {
-                    return self.record(i, t, s, false);
+                    return self.record(i, t, s, false).map(Some);
                 } else if window > 0 {
                     AppendError::TooOld
                 } else if t < self.min_valid_time {
@@ -304,9 +347,9 @@ impl HeadAppender<'_> {
                 }
                 return Err(err);
             }
-            Verdict::InOrder => return self.record(i, t, s, true),
+            Verdict::InOrder => return self.record(i, t, s, true).map(Some),
         }
-        Ok(SeriesRef(self.pending[i as usize].series.series_ref))
+        Ok(Some(SeriesRef(self.pending[i as usize].series.series_ref)))
     }
 
     fn record(
@@ -438,10 +481,11 @@ impl HeadAppender<'_> {
         let new_series: Vec<RefSeries> = self
             .pending
             .iter()
-            .filter(|p| p.used && !p.series.logged.load(Ordering::Acquire))
-            .map(|p| RefSeries {
+            .enumerate()
+            .filter(|(_, p)| p.used && !p.series.logged.load(Ordering::Acquire))
+            .map(|(i, p)| RefSeries {
                 series: HeadSeriesRef(p.series.series_ref),
-                labels: p.series.labels.clone(),
+                labels: self.labels_of(i),
             })
             .collect();
         let cs = &mut *cs;
@@ -583,15 +627,20 @@ impl HeadAppender<'_> {
             tally(a, s.t.0, 1, &mut self.rejects);
         }
         if !self.exemplars.is_empty() {
+            let labels: Vec<Option<Labels>> = self
+                .exemplars
+                .iter()
+                .map(|e| {
+                    self.index
+                        .get(&e.series.0)
+                        .map(|&i| self.labels_of(i as usize))
+                })
+                .collect();
             let mut ex = lock(&head.exemplars);
-            for e in &self.exemplars {
-                if let Some(s) = self
-                    .index
-                    .get(&e.series.0)
-                    .map(|&i| &self.pending[i as usize].series)
-                {
+            for (e, l) in self.exemplars.iter().zip(labels) {
+                if let Some(l) = l {
                     let _ = ex.add(
-                        &s.labels,
+                        &l,
                         &Exemplar {
                             labels: e.labels.clone(),
                             value: e.v,
@@ -602,7 +651,8 @@ impl HeadAppender<'_> {
             }
         }
         for (i, m) in self.metadata.drain(..) {
-            self.pending[i as usize].series.lock().meta = Some(Box::new(m));
+            let m = head.intern_metadata(m);
+            self.pending[i as usize].series.lock().meta = Some(m);
         }
         head.note_time_range(mint, maxt);
         if ooo_min != i64::MAX {
@@ -622,15 +672,10 @@ impl HeadAppender<'_> {
             return Some((i, true));
         }
         None.or_else(|| {
-            let s = self.head.series.get_by_hash(labels.stable_hash(), labels)?;
+            let s = self.head.series_by_labels(labels, Pin::No)?;
             self.index.get(&s.series_ref).map(|&i| (i, true))
         })
     }
-}
-
-/// Adds a newly created series to the postings index.
-pub(crate) fn write_postings(head: &Head, s: &MemSeries) {
-    super::write(&head.postings).add(s.series_ref, &s.labels);
 }
 
 impl Appender for HeadAppender<'_> {
@@ -642,6 +687,18 @@ impl Appender for HeadAppender<'_> {
         sample: Sample<'_>,
     ) -> Result<SeriesRef, AppendError> {
         self.append_sample(hint, labels, t.0, sample)
+    }
+
+    fn append_by_ref(
+        &mut self,
+        series: SeriesRef,
+        t: Timestamp,
+        sample: Sample<'_>,
+    ) -> Result<Option<SeriesRef>, AppendError> {
+        if series.0 == 0 {
+            return Ok(None);
+        }
+        self.append_to(Target::Ref(series.0), t.0, sample)
     }
 
     fn append_exemplar(
@@ -658,13 +715,7 @@ impl Appender for HeadAppender<'_> {
             None => {
                 let s = hint
                     .and_then(|r| self.head.series.get_by_ref_pinned(r.0))
-                    .or_else(|| {
-                        let hash = labels.stable_hash();
-                        self.head
-                            .series
-                            .get_by_hash(hash, labels)
-                            .and_then(|s| self.head.series.get_by_ref_pinned(s.series_ref))
-                    });
+                    .or_else(|| self.head.series_by_labels(labels, Pin::Yes));
                 match s {
                     Some(s) => self.add_pending(s),
                     None => {
@@ -676,8 +727,9 @@ impl Appender for HeadAppender<'_> {
                 }
             }
         };
+        let series_labels = self.labels_of(i as usize);
         let p = &self.pending[i as usize];
-        let labels_ok = lock(&self.head.exemplars).validate(&p.series.labels, exemplar);
+        let labels_ok = lock(&self.head.exemplars).validate(&series_labels, exemplar);
         match labels_ok {
             Ok(()) => {}
             Err(AppendError::DuplicateExemplar) => {
@@ -707,10 +759,7 @@ impl Appender for HeadAppender<'_> {
             None => {
                 let s = hint
                     .and_then(|r| self.head.series.get_by_ref_pinned(r.0))
-                    .or_else(|| {
-                        let s = self.head.series.get_by_hash(labels.stable_hash(), labels)?;
-                        self.head.series.get_by_ref_pinned(s.series_ref)
-                    });
+                    .or_else(|| self.head.series_by_labels(labels, Pin::Yes));
                 match s {
                     Some(s) => self.add_pending(s),
                     None => {

@@ -59,13 +59,18 @@ impl Head {
             st.is_empty()
         });
         drop(commit);
-        let dead: Vec<(u64, model::Labels)> = removed
-            .iter()
-            .map(|s| (s.series_ref, s.labels.clone()))
-            .collect();
-        write(&self.postings).delete(&dead);
-        stats.chunks_removed = chunks_removed;
+        let dead: Vec<(u64, &crate::index::postings::LabelRefs)> =
+            removed.iter().map(|s| (s.series_ref, &s.labels)).collect();
+        write(&self.postings).delete_series(&dead);
         stats.series_removed = dead.len() as u64;
+        if !dead.is_empty() {
+            self.series.shrink(&read(&self.postings));
+        }
+        drop(dead);
+        // The removed series may have held the last users of some metadata.
+        drop(removed);
+        lock(&self.metadata).retain(|m| std::sync::Arc::strong_count(m) > 1);
+        stats.chunks_removed = chunks_removed;
         let m = &self.metrics;
         m.chunks_removed
             .fetch_add(chunks_removed, Ordering::Relaxed);

@@ -22,6 +22,10 @@ use super::series::{ChunkLoc, MemSeries};
 use super::{Head, read};
 use crate::chunkenc::{self, ChunkIter, Encoding};
 use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
+use crate::index::postings::MemPostings;
+
+/// Series a select resolves per hold of the index's read lock.
+const SELECT_BATCH: usize = 1024;
 
 /// A querier over the head for `[mint, maxt]`.
 pub struct HeadQuerier<'a> {
@@ -74,8 +78,12 @@ fn overlaps(a0: i64, a1: i64, mint: i64, maxt: i64) -> bool {
 }
 
 /// Captures the chunks of `s` overlapping `[mint, maxt]`; `None` if none.
+/// `postings` (read-locked, with `s` found in the head under that lock)
+/// turns its label refs into labels.
 fn snapshot(
     s: &MemSeries,
+    postings: &MemPostings,
+    scratch: &mut Vec<u8>,
     mint: i64,
     maxt: i64,
     mapper: &Arc<RwLock<ChunkDiskMapper>>,
@@ -93,13 +101,13 @@ fn snapshot(
         }
     }
     if let Some(h) = &st.head
-        && overlaps(h.mint, h.maxt, mint, maxt)
+        && overlaps(h.mint, h.maxt(), mint, maxt)
     {
         chunks.push(SnapChunk::Mem(h.data.encoding(), h.data.bytes().into()));
         spans.push((h.mint, h.maxt));
     }
     let mut has_ooo = false;
-    if let Some(o) = &st.ooo {
+    if let Some(o) = st.ooo() {
         for c in &o.chunks {
             if overlaps(c.mint, c.maxt, mint, maxt) {
                 chunks.push(SnapChunk::Mem(Encoding::Xor, c.bytes.clone()));
@@ -122,7 +130,7 @@ fn snapshot(
         return None;
     }
     Some(HeadSeries {
-        labels: s.labels.clone(),
+        labels: postings.labels_in(&s.labels, scratch),
         chunks,
         spans,
         has_ooo,
@@ -398,13 +406,20 @@ impl Head {
     ) -> Vec<HeadSeries> {
         let refs = read(&self.postings).for_matchers(matchers);
         let mut out = Vec::with_capacity(refs.len().min(1 << 16));
-        for r in refs {
-            if let Some(s) = self.series.get_by_ref(r)
-                && let Some(snap) = snapshot(&s, mint, maxt, &self.mapper)
-            {
-                out.push(snap);
-                if !sorted && limit > 0 && out.len() >= limit {
-                    break;
+        // Labels are read under the index's read lock (a series found in
+        // the head under it keeps valid label refs), taken per batch so that
+        // a large select does not hold off series creation for long.
+        let mut scratch = Vec::with_capacity(256);
+        'batches: for batch in refs.chunks(SELECT_BATCH) {
+            let p = read(&self.postings);
+            for &r in batch {
+                if let Some(s) = self.series.get_by_ref(r)
+                    && let Some(snap) = snapshot(&s, &p, &mut scratch, mint, maxt, &self.mapper)
+                {
+                    out.push(snap);
+                    if !sorted && limit > 0 && out.len() >= limit {
+                        break 'batches;
+                    }
                 }
             }
         }
@@ -416,9 +431,10 @@ impl Head {
 
     /// Labels of the series matching `matchers` (all when empty).
     fn matching_labels(&self, matchers: &[Matcher]) -> Vec<Labels> {
-        let refs = read(&self.postings).for_matchers(matchers);
+        let p = read(&self.postings);
+        let refs = p.for_matchers(matchers);
         refs.into_iter()
-            .filter_map(|r| self.series.get_by_ref(r).map(|s| s.labels.clone()))
+            .filter_map(|r| self.series.get_by_ref(r).map(|s| p.labels(&s.labels)))
             .collect()
     }
 

@@ -275,7 +275,7 @@ fn apply_record(
             for rs in out {
                 let r = rs.series.0;
                 let hash = rs.labels.stable_hash();
-                let (s, created) = head.series.get_or_create(hash, &rs.labels, Pin::No, || r);
+                let (s, created) = head.get_or_create_series(hash, &rs.labels, Pin::No, || r);
                 head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
                 stats.series += 1;
                 if !created {
@@ -285,7 +285,6 @@ fn apply_record(
                     continue;
                 }
                 s.logged.store(true, Ordering::Relaxed);
-                super::append::write_postings(head, &s);
                 if let Some(mut cs) = mmapped.remove(&r) {
                     cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
                     let mut st = s.lock();
@@ -339,7 +338,7 @@ fn apply_record(
             for e in out {
                 if let Some(s) = head.series.get_by_ref(router.resolve(e.series.0)) {
                     let res = ex.add(
-                        &s.labels,
+                        &head.series_labels(&s),
                         &Exemplar {
                             labels: e.labels,
                             value: e.v,
@@ -362,11 +361,12 @@ fn apply_record(
             }
             for m in out {
                 if let Some(s) = head.series.get_by_ref(router.resolve(m.series.0)) {
-                    s.lock().meta = Some(Box::new(model::Metadata {
+                    let m = head.intern_metadata(model::Metadata {
                         kind: m.kind,
                         help: m.help,
                         unit: m.unit,
-                    }));
+                    });
+                    s.lock().meta = Some(m);
                 }
             }
         }

@@ -8,10 +8,14 @@
 //! same timestamp, to tell a duplicate from a conflict).
 
 use std::collections::HashMap;
+
+use hashbrown::HashTable;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use model::{FloatHistogram, Histogram, Labels, Metadata};
+
+use crate::index::postings::{LabelRefs, MemPostings};
 use storage::{AppendError, Sample};
 
 use super::{lock, read, write};
@@ -25,8 +29,9 @@ use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
 pub struct MemSeries {
     /// Its reference (the WAL's `HeadSeriesRef`).
     pub series_ref: u64,
-    /// Its labels.
-    pub labels: Labels,
+    /// Its labels, as pair ids of the head's postings index
+    /// ([`super::Head::series_labels`] turns them into [`Labels`]).
+    pub(crate) labels: LabelRefs,
     /// Whether a series record for it is in the WAL.
     pub(crate) logged: AtomicBool,
     /// Appenders holding uncommitted samples for it (it is not collected
@@ -92,7 +97,19 @@ impl ChunkData {
 pub(crate) struct HeadChunk {
     pub(crate) data: ChunkData,
     pub(crate) mint: i64,
-    pub(crate) maxt: i64,
+}
+
+impl HeadChunk {
+    /// Time of its newest sample (its encoder keeps it; `mint` while the
+    /// chunk is empty).
+    pub(crate) fn maxt(&self) -> i64 {
+        match &self.data {
+            ChunkData::Xor(c) => c.last_t(),
+            ChunkData::Histogram(c) => c.last_t(),
+            ChunkData::FloatHistogram(c) => c.last_t(),
+        }
+        .unwrap_or(self.mint)
+    }
 }
 
 /// A compressed out-of-order chunk (kept in memory).
@@ -111,18 +128,62 @@ pub(crate) struct OooChunks {
     pub(crate) chunks: Vec<OooChunk>,
 }
 
-/// The mutable part of a series.
+/// The completed in-order chunks of a series, oldest first: a boxed slice
+/// (no spare capacity; a chunk is completed every ~30 minutes of a 15 s
+/// series, so growing by one is cheap).
 #[derive(Debug, Default)]
-pub(crate) struct SeriesState {
-    pub(crate) mmapped: Vec<MmapChunk>,
-    pub(crate) head: Option<HeadChunk>,
-    pub(crate) cut: CutState,
-    pub(crate) ooo: Option<Box<OooChunks>>,
-    pub(crate) meta: Option<Box<Metadata>>,
+pub(crate) struct ChunkList(Box<[MmapChunk]>);
+
+impl std::ops::Deref for ChunkList {
+    type Target = [MmapChunk];
+    fn deref(&self) -> &[MmapChunk] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a ChunkList {
+    type Item = &'a MmapChunk;
+    type IntoIter = std::slice::Iter<'a, MmapChunk>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl ChunkList {
+    pub(crate) fn push(&mut self, c: MmapChunk) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.reserve_exact(1);
+        v.push(c);
+        self.0 = v.into_boxed_slice();
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&MmapChunk) -> bool) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.retain(keep);
+        self.0 = v.into_boxed_slice();
+    }
+}
+
+/// What few series have: out-of-order chunks, the newest histogram.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) ooo: Option<OooChunks>,
     /// The newest histogram as appended (histogram series only), for
     /// duplicate detection: decoded chunk samples may carry a widened
     /// layout.
-    pub(crate) last_hist: Option<Box<LastValue>>,
+    pub(crate) last_hist: Option<LastValue>,
+}
+
+/// The mutable part of a series. Kept small (it is most of a series'
+/// memory): what few series need lives behind `extra`, metadata is shared
+/// between series ([`super::Head::intern_metadata`]).
+#[derive(Debug, Default)]
+pub(crate) struct SeriesState {
+    pub(crate) mmapped: ChunkList,
+    pub(crate) head: Option<HeadChunk>,
+    pub(crate) cut: CutState,
+    pub(crate) meta: Option<Arc<Metadata>>,
+    pub(crate) extra: Option<Box<Extra>>,
 }
 
 /// What applying one sample did.
@@ -210,10 +271,43 @@ pub(crate) fn num_samples(bytes: &[u8]) -> usize {
 }
 
 impl SeriesState {
+    /// The out-of-order chunks, if any.
+    pub(crate) fn ooo(&self) -> Option<&OooChunks> {
+        self.extra.as_ref()?.ooo.as_ref()
+    }
+
+    fn last_hist(&self) -> Option<&LastValue> {
+        self.extra.as_ref()?.last_hist.as_ref()
+    }
+
+    fn set_last_hist(&mut self, v: Option<LastValue>) {
+        match (v, self.extra.as_mut()) {
+            (None, None) => {}
+            (v, Some(e)) => e.last_hist = v,
+            (Some(v), None) => {
+                self.extra = Some(Box::new(Extra {
+                    ooo: None,
+                    last_hist: Some(v),
+                }))
+            }
+        }
+        self.drop_empty_extra();
+    }
+
+    fn drop_empty_extra(&mut self) {
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.ooo.is_none() && e.last_hist.is_none())
+        {
+            self.extra = None;
+        }
+    }
+
     /// Time of the newest in-order sample.
     pub(crate) fn last_t(&self) -> Option<i64> {
         match (&self.head, self.mmapped.last()) {
-            (Some(h), _) => Some(h.maxt),
+            (Some(h), _) => Some(h.maxt()),
             (None, Some(m)) => Some(m.maxt),
             (None, None) => None,
         }
@@ -226,7 +320,7 @@ impl SeriesState {
             .first()
             .map(|c| c.mint)
             .or(self.head.as_ref().map(|h| h.mint));
-        let b = self.ooo.as_ref().and_then(|o| {
+        let b = self.ooo().and_then(|o| {
             let c = o.chunks.iter().map(|c| c.mint).min();
             let d = o.buf.first().map(|s| s.0);
             c.into_iter().chain(d).min()
@@ -236,8 +330,8 @@ impl SeriesState {
 
     /// The newest in-order sample, decoded.
     pub(crate) fn last_value(&self, mapper: &RwLock<ChunkDiskMapper>) -> Option<(i64, LastValue)> {
-        if let (Some(v), Some(t)) = (&self.last_hist, self.last_t()) {
-            let v = match &**v {
+        if let (Some(v), Some(t)) = (self.last_hist(), self.last_t()) {
+            let v = match v {
                 LastValue::Float(b) => LastValue::Float(*b),
                 LastValue::Histogram(h) => LastValue::Histogram(h.clone()),
                 LastValue::FloatHistogram(h) => LastValue::FloatHistogram(h.clone()),
@@ -296,7 +390,7 @@ impl SeriesState {
         let stats = self.head.as_ref().map(|h| ChunkStats {
             encoding: h.data.encoding(),
             min_time: h.mint,
-            max_time: h.maxt,
+            max_time: h.maxt(),
             num_samples: num_samples(h.data.bytes()),
             num_bytes: h.data.bytes().len(),
         });
@@ -335,33 +429,22 @@ impl SeriesState {
             }
             _ => return Err(AppendError::Storage("chunk encoding mismatch".into())),
         };
-        let res = res.inspect(|_| {
-            self.last_hist = match s {
+        if res.is_ok() {
+            self.set_last_hist(match s {
                 Sample::Float(_) => None,
-                Sample::Histogram(h) => Some(Box::new(LastValue::Histogram((*h).clone()))),
-                Sample::FloatHistogram(h) => {
-                    Some(Box::new(LastValue::FloatHistogram((*h).clone())))
-                }
-            };
-        });
+                Sample::Histogram(h) => Some(LastValue::Histogram((*h).clone())),
+                Sample::FloatHistogram(h) => Some(LastValue::FloatHistogram((*h).clone())),
+            });
+        }
         match res {
-            Ok(None) => {
-                if let Some(h) = self.head.as_mut() {
-                    h.maxt = t;
-                }
-                Ok(cut)
-            }
+            Ok(None) => Ok(cut),
             Ok(Some(new)) => {
                 // The histogram could not join the chunk: the old one is
                 // complete and `new` (holding the sample) continues.
                 self.mmap_head(series_ref, ctx);
                 self.cut.next_at = crate::chunkenc::range_for_timestamp(t, ctx.policy.chunk_range);
                 self.cut.histogram_end_computed = false;
-                self.head = Some(HeadChunk {
-                    data: new,
-                    mint: t,
-                    maxt: t,
-                });
+                self.head = Some(HeadChunk { data: new, mint: t });
                 Ok(true)
             }
             Err(crate::chunkenc::Error::ChunkFull) => {
@@ -409,11 +492,7 @@ impl SeriesState {
             Encoding::Histogram => ChunkData::Histogram(Box::default()),
             Encoding::FloatHistogram => ChunkData::FloatHistogram(Box::default()),
         };
-        self.head = Some(HeadChunk {
-            data,
-            mint: t,
-            maxt: t,
-        });
+        self.head = Some(HeadChunk { data, mint: t });
     }
 
     /// Moves the open chunk (if any) to `chunks_head/`.
@@ -424,7 +503,8 @@ impl SeriesState {
         if num_samples(bytes) == 0 {
             return;
         }
-        let written = write(ctx.mapper).write_chunk(series_ref, h.mint, h.maxt, enc, false, bytes);
+        let maxt = h.maxt();
+        let written = write(ctx.mapper).write_chunk(series_ref, h.mint, maxt, enc, false, bytes);
         let loc = match written {
             Ok(r) => ChunkLoc::Disk(r),
             Err(e) => {
@@ -435,14 +515,18 @@ impl SeriesState {
         self.mmapped.push(MmapChunk {
             loc,
             mint: h.mint,
-            maxt: h.maxt,
+            maxt,
         });
     }
 
     /// Inserts an out-of-order float sample; `false` if one with the same
     /// timestamp is already buffered.
     fn insert_ooo(&mut self, t: i64, v: f64, cap: usize) -> bool {
-        let o = self.ooo.get_or_insert_with(Box::default);
+        let o = self
+            .extra
+            .get_or_insert_with(Box::default)
+            .ooo
+            .get_or_insert_with(OooChunks::default);
         match o.buf.binary_search_by_key(&t, |s| s.0) {
             Ok(_) => return false,
             Err(p) => o.buf.insert(p, (t, v)),
@@ -499,39 +583,51 @@ impl SeriesState {
         let before = self.mmapped.len();
         self.mmapped.retain(|c| c.maxt >= mint);
         let mut removed = before - self.mmapped.len();
-        if self.head.as_ref().is_some_and(|h| h.maxt < mint) {
+        if self.head.as_ref().is_some_and(|h| h.maxt() < mint) {
             self.head = None;
             removed += 1;
         }
-        if let Some(o) = self.ooo.as_mut() {
+        if let Some(e) = self.extra.as_mut()
+            && let Some(o) = e.ooo.as_mut()
+        {
             // Out-of-order chunks are not counted in the chunk gauges.
             o.chunks.retain(|c| c.maxt >= mint);
             o.buf.retain(|s| s.0 >= mint);
             if o.chunks.is_empty() && o.buf.is_empty() {
-                self.ooo = None;
+                e.ooo = None;
             }
         }
-        if self.mmapped.capacity() > 2 * self.mmapped.len() + 4 {
-            self.mmapped.shrink_to_fit();
-        }
+        self.drop_empty_extra();
         removed
     }
 
     /// Whether the series holds no sample at all.
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_none() && self.mmapped.is_empty() && self.ooo.is_none()
+        self.head.is_none() && self.mmapped.is_empty() && self.ooo().is_none()
     }
 
     /// Chunks in memory or on disk (for the `head_chunks` gauge).
     pub(crate) fn num_chunks(&self) -> usize {
         self.mmapped.len()
             + usize::from(self.head.is_some())
-            + self.ooo.as_ref().map_or(0, |o| o.chunks.len())
+            + self.ooo().map_or(0, |o| o.chunks.len())
     }
 }
 
-/// Multiplicative hashing for sequential references (SwissTable needs the
-/// high bits to vary).
+/// Mixes a 64-bit value so that every output bit depends on every input
+/// bit (MurmurHash3's finalizer): the series maps are striped by the low
+/// bits of a reference or label hash, so the tables inside a stripe must
+/// not index by those same bits.
+#[inline]
+pub(crate) fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Hashing for series references (sequential: needs mixing).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct RefHasher(u64);
 
@@ -541,72 +637,30 @@ impl std::hash::Hasher for RefHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.0 = mix(self.0 ^ u64::from(b));
         }
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = (v ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = mix(v ^ self.0);
     }
 }
 
 pub(crate) type RefBuild = std::hash::BuildHasherDefault<RefHasher>;
 pub(crate) type RefMap<V> = HashMap<u64, V, RefBuild>;
 
-#[derive(Default)]
-struct HashStripe {
-    unique: RefMap<Arc<MemSeries>>,
-    /// Series whose label hash collides with the one in `unique`.
-    conflicts: RefMap<Vec<Arc<MemSeries>>>,
-}
+/// Series by reference: a table of pointers (8 bytes a slot, where a map
+/// from reference to pointer takes 16).
+type RefTable = HashTable<Arc<MemSeries>>;
 
-impl HashStripe {
-    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
-        if let Some(s) = self.unique.get(&hash)
-            && s.labels == *labels
-        {
-            return Some(s);
-        }
-        self.conflicts
-            .get(&hash)?
-            .iter()
-            .find(|s| s.labels == *labels)
-    }
-
-    fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
-        match self.unique.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.conflicts.entry(hash).or_default().push(s);
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(s);
-            }
-        }
-    }
-
-    fn remove(&mut self, hash: u64, r: u64) {
-        if self.unique.get(&hash).is_some_and(|s| s.series_ref == r) {
-            self.unique.remove(&hash);
-            // Promote a conflicting series, if any.
-            if let Some(list) = self.conflicts.get_mut(&hash)
-                && let Some(s) = list.pop()
-            {
-                if list.is_empty() {
-                    self.conflicts.remove(&hash);
-                }
-                self.unique.insert(hash, s);
-            }
-        } else if let Some(list) = self.conflicts.get_mut(&hash) {
-            list.retain(|s| s.series_ref != r);
-            if list.is_empty() {
-                self.conflicts.remove(&hash);
-            }
-        }
-    }
-}
+/// Series by label hash: a table of pointers; the label hash of a series is
+/// computed again from its label refs when the table grows (with the
+/// index, which creation holds), so the series does not store it. Series
+/// whose label hashes collide are simply two entries.
+type HashStripe = HashTable<Arc<MemSeries>>;
 
 /// The series map, striped by reference and by label hash.
 pub(crate) struct StripeSeries {
-    refs: Box<[RwLock<RefMap<Arc<MemSeries>>>]>,
+    refs: Box<[RwLock<RefTable>]>,
     hashes: Box<[RwLock<HashStripe>]>,
     mask: usize,
     len: AtomicUsize,
@@ -642,7 +696,7 @@ impl StripeSeries {
         self.len.load(Ordering::Relaxed)
     }
 
-    fn ref_stripe(&self, r: u64) -> &RwLock<RefMap<Arc<MemSeries>>> {
+    fn ref_stripe(&self, r: u64) -> &RwLock<RefTable> {
         &self.refs[(r as usize) & self.mask]
     }
 
@@ -651,43 +705,62 @@ impl StripeSeries {
     }
 
     pub(crate) fn get_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
-        read(self.ref_stripe(r)).get(&r).cloned()
+        read(self.ref_stripe(r))
+            .find(mix(r), |s| s.series_ref == r)
+            .cloned()
     }
 
     pub(crate) fn get_by_ref_pinned(&self, r: u64) -> Option<Arc<MemSeries>> {
-        read(self.ref_stripe(r)).get(&r).map(|s| pin(s, Pin::Yes))
+        read(self.ref_stripe(r))
+            .find(mix(r), |s| s.series_ref == r)
+            .map(|s| pin(s, Pin::Yes))
     }
 
-    pub(crate) fn get_by_hash(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        read(self.hash_stripe(hash)).get(hash, labels).cloned()
+    /// The series with `labels` (`postings` is the head's index, locked
+    /// by the caller), pinned if asked.
+    pub(crate) fn get_by_hash(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        postings: &MemPostings,
+        p: Pin,
+    ) -> Option<Arc<MemSeries>> {
+        read(self.hash_stripe(hash))
+            .find(mix(hash), |s| postings.labels_eq(&s.labels, labels))
+            .map(|s| pin(s, p))
     }
 
     /// The series with `labels`, created with reference `new_ref()` if
-    /// absent. Returns it and whether it was created.
+    /// absent, and added to `postings` (the head's index, write-locked by
+    /// the caller: lock order postings, hash stripe, reference stripe).
+    /// Returns it and whether it was created.
     pub(crate) fn get_or_create(
         &self,
         hash: u64,
         labels: &Labels,
         p: Pin,
         new_ref: impl FnOnce() -> u64,
+        postings: &mut MemPostings,
     ) -> (Arc<MemSeries>, bool) {
-        if let Some(s) = read(self.hash_stripe(hash)).get(hash, labels) {
-            return (pin(s, p), false);
-        }
         let mut hs = write(self.hash_stripe(hash));
-        if let Some(s) = hs.get(hash, labels) {
+        if let Some(s) = hs.find(mix(hash), |s| postings.labels_eq(&s.labels, labels)) {
             return (pin(s, p), false);
         }
+        let series_ref = new_ref();
         let s = Arc::new(MemSeries {
-            series_ref: new_ref(),
-            labels: labels.clone(),
+            series_ref,
+            labels: postings.add(series_ref, labels),
             logged: AtomicBool::new(false),
             pending: AtomicU32::new(u32::from(p == Pin::Yes)),
             state: Mutex::new(SeriesState::default()),
         });
-        hs.insert(hash, Arc::clone(&s));
-        // Lock order: hash stripe, then reference stripe (as in `remove`).
-        write(self.ref_stripe(s.series_ref)).insert(s.series_ref, Arc::clone(&s));
+        let idx: &MemPostings = postings;
+        hs.insert_unique(mix(hash), Arc::clone(&s), |x| {
+            mix(idx.labels_hash(&x.labels))
+        });
+        // Lock order: hash stripe, then reference stripe (as in `remove_if`).
+        write(self.ref_stripe(series_ref))
+            .insert_unique(mix(series_ref), Arc::clone(&s), |x| mix(x.series_ref));
         self.len.fetch_add(1, Ordering::Relaxed);
         (s, true)
     }
@@ -696,7 +769,7 @@ impl StripeSeries {
     /// stripes).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
         for stripe in self.refs.iter() {
-            let list: Vec<Arc<MemSeries>> = read(stripe).values().cloned().collect();
+            let list: Vec<Arc<MemSeries>> = read(stripe).iter().cloned().collect();
             for s in &list {
                 f(s);
             }
@@ -713,29 +786,38 @@ impl StripeSeries {
         let mut removed = Vec::new();
         for hs in self.hashes.iter() {
             let mut hs = write(hs);
-            let candidates: Vec<(u64, Arc<MemSeries>)> = hs
-                .unique
-                .iter()
-                .map(|(h, s)| (*h, Arc::clone(s)))
-                .chain(
-                    hs.conflicts
-                        .iter()
-                        .flat_map(|(h, l)| l.iter().map(move |s| (*h, Arc::clone(s)))),
-                )
-                .collect();
-            for (h, s) in candidates {
-                let mut rs = write(self.ref_stripe(s.series_ref));
-                if s.pending.load(Ordering::Acquire) != 0 || !dead(&s) {
-                    continue;
+            hs.retain(|s| {
+                let r = s.series_ref;
+                let mut rs = write(self.ref_stripe(r));
+                if s.pending.load(Ordering::Acquire) != 0 || !dead(s) {
+                    return true;
                 }
-                rs.remove(&s.series_ref);
-                drop(rs);
-                hs.remove(h, s.series_ref);
+                if let Ok(e) = rs.find_entry(mix(r), |x| x.series_ref == r) {
+                    e.remove();
+                }
                 self.len.fetch_sub(1, Ordering::Relaxed);
-                removed.push(s);
-            }
+                removed.push(Arc::clone(s));
+                false
+            });
         }
         removed
+    }
+
+    /// Gives back table memory after many removals (`postings`: the head's
+    /// index, read-locked by the caller, to hash series again).
+    pub(crate) fn shrink(&self, postings: &MemPostings) {
+        for hs in self.hashes.iter() {
+            let mut hs = write(hs);
+            if hs.capacity() > 4 * hs.len() + 16 {
+                hs.shrink_to_fit(|x| mix(postings.labels_hash(&x.labels)));
+            }
+        }
+        for rs in self.refs.iter() {
+            let mut rs = write(rs);
+            if rs.capacity() > 4 * rs.len() + 16 {
+                rs.shrink_to_fit(|x| mix(x.series_ref));
+            }
+        }
     }
 }
 
@@ -743,5 +825,52 @@ impl MemSeries {
     /// Locks the series state.
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, SeriesState> {
         lock(&self.state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colliding_label_hashes_are_two_series() {
+        // Two label sets looked up under the same hash (as a real collision
+        // of their hashes would be) stay two series.
+        let m = StripeSeries::new(4);
+        let mut p = MemPostings::new();
+        let a = Labels::from_pairs([("__name__", "a")]);
+        let b = Labels::from_pairs([("__name__", "b")]);
+        let mut next = 1;
+        let mut new_ref = || {
+            next += 1;
+            next
+        };
+        let (sa, created_a) = m.get_or_create(7, &a, Pin::No, &mut new_ref, &mut p);
+        let (sb, created_b) = m.get_or_create(7, &b, Pin::No, &mut new_ref, &mut p);
+        assert!(created_a && created_b);
+        assert_ne!(sa.series_ref, sb.series_ref);
+        let (again, created) = m.get_or_create(7, &b, Pin::No, &mut new_ref, &mut p);
+        assert!(!created);
+        assert_eq!(again.series_ref, sb.series_ref);
+        let find = |l: &Labels| m.get_by_hash(7, l, &p, Pin::No).map(|s| s.series_ref);
+        assert_eq!(find(&a), Some(sa.series_ref));
+        assert_eq!(find(&b), Some(sb.series_ref));
+        let removed = m.remove_if(|s| s.series_ref == sa.series_ref);
+        assert_eq!(removed.len(), 1);
+        assert_eq!(find(&a), None);
+        assert_eq!(find(&b), Some(sb.series_ref));
+        assert!(m.get_by_ref(sa.series_ref).is_none());
+        assert_eq!(m.len(), 1);
+    }
+
+    /// A series is mostly this struct (plus its open chunk's bytes): keep it
+    /// within one 192-byte allocation with its `Arc` counts (64-bit).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn series_stays_small() {
+        assert_eq!(std::mem::size_of::<LabelRefs>(), 24);
+        assert_eq!(std::mem::size_of::<Option<HeadChunk>>(), 72);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 120);
+        assert!(std::mem::size_of::<MemSeries>() + 16 <= 184);
     }
 }

@@ -14,9 +14,10 @@ use crate::record::{self, RefTombstone};
 impl Head {
     /// The references and labels of the series matching `matchers`.
     pub fn matching_series(&self, matchers: &[Matcher]) -> Vec<(u64, Labels)> {
-        let refs = read(&self.postings).for_matchers(matchers);
+        let p = read(&self.postings);
+        let refs = p.for_matchers(matchers);
         refs.into_iter()
-            .filter_map(|r| self.series.get_by_ref(r).map(|s| (r, s.labels.clone())))
+            .filter_map(|r| self.series.get_by_ref(r).map(|s| (r, p.labels(&s.labels))))
             .collect()
     }
 
@@ -39,12 +40,13 @@ impl Head {
     /// references resolved); empty after the first call.
     pub fn take_replayed_tombstones(&self) -> Vec<(Labels, RefTombstone)> {
         let stones = std::mem::take(&mut *lock(&self.replayed_tombstones));
+        let p = read(&self.postings);
         stones
             .into_iter()
             .filter_map(|t| {
                 self.series
                     .get_by_ref(t.series.0)
-                    .map(|s| (s.labels.clone(), t))
+                    .map(|s| (p.labels(&s.labels), t))
             })
             .collect()
     }

@@ -1,12 +1,15 @@
 //! The head's inverted index: for every label pair, the sorted references
 //! of the series carrying it (Prometheus's `MemPostings`), and the
-//! iterators that combine such lists.
+//! iterators that combine such lists. It is also the head's label store:
+//! every distinct pair has an id, and a series keeps its labels as pair ids
+//! ([`LabelRefs`], ~2 bytes a label) instead of the strings, which the index
+//! holds once.
 //!
-//! Lists are sorted ascending without duplicates. A list with a single
-//! reference (most values of high-cardinality labels such as `pod` or
-//! `instance`) is stored inline, without a heap allocation. Values of a
-//! label are kept sorted, so prefix regexes (`foo.*`) scan a range and label
-//! values come out sorted.
+//! Lists are sorted ascending without duplicates and compressed
+//! ([`packed`]: one reference inline, else LEB128 deltas in blocks with a
+//! skip table — ~1–2 bytes a reference). Values of a label are kept
+//! sorted, so prefix regexes (`foo.*`) scan a range and label values come
+//! out sorted.
 //!
 //! [`MemPostings::for_matchers`] evaluates a selector like Prometheus's
 //! `PostingsForMatchers`: a matcher that rejects the empty value selects the
@@ -16,12 +19,18 @@
 //! label) subtracts the union of the values it rejects; with no selecting
 //! matcher the start is every series.
 
+mod packed;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use model::Labels;
 use model::matcher::{MatchOp, Matcher};
+
+use packed::RefList;
+pub use packed::RefPostings;
 
 /// A cursor over a sorted list of series references.
 ///
@@ -345,74 +354,170 @@ pub fn collect(mut p: BoxPostings<'_>) -> Vec<u64> {
     out
 }
 
-/// A sorted list of references, inline when it holds one.
-#[derive(Clone, Debug)]
-enum List {
-    One(u64),
-    Many(Vec<u64>),
+/// Bytes of pair ids a [`LabelRefs`] holds without a heap allocation.
+const INLINE_REFS: usize = 22;
+
+/// A series' labels as references into the pair table of its
+/// [`MemPostings`]: the pair ids in label order, LEB128-encoded (small ids
+/// take one or two bytes), inline up to 22 bytes — ten or so labels. Only
+/// meaningful with the index that made it, and only while the series is in
+/// it (a removed series' pair ids may be reused).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LabelRefs(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE_REFS] },
+    Heap(Box<[u8]>),
 }
 
-impl List {
-    fn as_slice(&self) -> &[u64] {
-        match self {
-            List::One(v) => std::slice::from_ref(v),
-            List::Many(v) => v,
-        }
+impl std::fmt::Debug for LabelRefs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
     }
+}
 
-    fn insert(&mut self, id: u64) {
-        match self {
-            List::One(v) if *v == id => {}
-            List::One(v) => {
-                let v = *v;
-                *self = List::Many(if v < id { vec![v, id] } else { vec![id, v] });
-            }
-            List::Many(l) => insert_sorted(l, id),
-        }
-    }
-
-    /// Removes the references in `dead` (sorted); `true` if now empty.
-    fn remove(&mut self, dead: &[u64]) -> bool {
-        match self {
-            List::One(v) => dead.binary_search(v).is_ok(),
-            List::Many(l) => {
-                l.retain(|x| dead.binary_search(x).is_err());
-                match l.len() {
-                    0 => true,
-                    1 => {
-                        *self = List::One(l[0]);
-                        false
-                    }
-                    _ => {
-                        if l.capacity() > 2 * l.len() {
-                            l.shrink_to_fit();
-                        }
-                        false
-                    }
+impl LabelRefs {
+    fn from_ids(ids: &[u32]) -> LabelRefs {
+        let mut buf = [0u8; INLINE_REFS];
+        let mut len = 0usize;
+        let mut fits = true;
+        for &id in ids {
+            let mut v = id;
+            loop {
+                if len == INLINE_REFS {
+                    fits = false;
+                    break;
                 }
+                buf[len] = if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 };
+                len += 1;
+                if v < 0x80 {
+                    break;
+                }
+                v >>= 7;
             }
+            if !fits {
+                break;
+            }
+        }
+        if fits {
+            return LabelRefs(Repr::Inline {
+                len: len as u8,
+                buf,
+            });
+        }
+        let mut out = Vec::with_capacity(ids.len() * 3);
+        for &id in ids {
+            let mut v = id;
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+        }
+        LabelRefs(Repr::Heap(out.into_boxed_slice()))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+            Repr::Heap(b) => b,
+        }
+    }
+
+    /// The pair ids, in label order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        let b = self.bytes();
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            let mut v = 0u32;
+            let mut shift = 0;
+            loop {
+                let x = *b.get(pos)?;
+                pos += 1;
+                v |= u32::from(x & 0x7f) << shift;
+                if x < 0x80 {
+                    return Some(v);
+                }
+                shift += 7;
+            }
+        })
+    }
+
+    /// Heap bytes beyond the value itself.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Heap(b) => b.len(),
         }
     }
 }
 
-fn insert_sorted(l: &mut Vec<u64>, id: u64) {
-    // Fast path: references are handed out in increasing order.
-    match l.last() {
-        Some(&last) if last < id => l.push(id),
-        None => l.push(id),
-        _ => {
-            if let Err(p) = l.binary_search(&id) {
-                l.insert(p, id);
-            }
-        }
-    }
+/// A label name and its values.
+#[derive(Debug)]
+struct NameEntry {
+    name: Arc<str>,
+    /// Value to pair id, sorted (prefix scans, sorted label values).
+    values: BTreeMap<Arc<str>, u32>,
 }
 
-/// The in-memory inverted index of the head.
+/// One label pair and the series carrying it.
+#[derive(Debug)]
+struct Pair {
+    name: u32,
+    value: Arc<str>,
+    list: RefList,
+}
+
+/// The in-memory inverted index of the head, and the head's label store.
+///
+/// Every distinct label pair gets a pair id; a series' labels are the list
+/// of its pair ids ([`LabelRefs`]), so each name and value string is held
+/// once however many series carry it. A pair lives while some series carries
+/// it: its id is freed (and may be reused) when its list becomes empty.
 #[derive(Debug, Default)]
 pub struct MemPostings {
-    names: HashMap<Box<str>, BTreeMap<Box<str>, List>>,
-    all: Vec<u64>,
+    name_ids: HashMap<Arc<str>, u32>,
+    names: Vec<Option<NameEntry>>,
+    free_names: Vec<u32>,
+    pairs: Vec<Option<Pair>>,
+    free_pairs: Vec<u32>,
+    num_pairs: usize,
+    all: Option<RefList>,
+}
+
+/// The references of one list (empty when the pair is unknown).
+#[derive(Clone, Copy, Debug)]
+pub struct Refs<'a>(Option<&'a RefList>);
+
+impl<'a> Refs<'a> {
+    /// Number of references.
+    pub fn len(&self) -> usize {
+        self.0.map_or(0, RefList::len)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The references, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + 'a {
+        self.0.into_iter().flat_map(RefList::iter)
+    }
+
+    /// The references, ascending, in a vector.
+    pub fn to_vec(&self) -> Vec<u64> {
+        self.iter().collect()
+    }
+
+    /// A cursor over the references.
+    pub fn postings(&self) -> BoxPostings<'a> {
+        match self.0 {
+            Some(l) => Box::new(l.postings()),
+            None => Box::new(EmptyPostings),
+        }
+    }
 }
 
 impl MemPostings {
@@ -421,105 +526,286 @@ impl MemPostings {
         MemPostings::default()
     }
 
-    /// Adds series `id` with its labels.
-    pub fn add(&mut self, id: u64, labels: &Labels) {
-        for (n, v) in labels.iter() {
-            let values = match self.names.get_mut(n) {
-                Some(values) => values,
-                None => self.names.entry(n.into()).or_default(),
-            };
-            match values.get_mut(v) {
-                Some(list) => list.insert(id),
-                None => {
-                    values.insert(v.into(), List::One(id));
-                }
-            }
+    /// The id of `name`, created if new.
+    fn name_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.name_ids.get(name) {
+            return id;
         }
-        insert_sorted(&mut self.all, id);
+        let name: Arc<str> = Arc::from(name);
+        let entry = NameEntry {
+            name: Arc::clone(&name),
+            values: BTreeMap::new(),
+        };
+        let id = match self.free_names.pop() {
+            Some(id) => {
+                self.names[id as usize] = Some(entry);
+                id
+            }
+            None => {
+                self.names.push(Some(entry));
+                (self.names.len() - 1) as u32
+            }
+        };
+        self.name_ids.insert(name, id);
+        id
     }
 
-    /// Removes series: `dead` holds their references and labels.
-    pub fn delete(&mut self, dead: &[(u64, Labels)]) {
+    /// Adds series `id` with its labels; returns the labels as pair ids.
+    pub fn add(&mut self, id: u64, labels: &Labels) -> LabelRefs {
+        let mut ids: Vec<u32> = Vec::with_capacity(16);
+        for (n, v) in labels.iter() {
+            let nid = self.name_id(n);
+            let existing = self.names[nid as usize]
+                .as_ref()
+                .and_then(|e| e.values.get(v).copied());
+            let pid = match existing {
+                Some(pid) => {
+                    if let Some(p) = self.pairs[pid as usize].as_mut() {
+                        p.list.insert(id);
+                    }
+                    pid
+                }
+                None => {
+                    let value: Arc<str> = Arc::from(v);
+                    let pair = Pair {
+                        name: nid,
+                        value: Arc::clone(&value),
+                        list: RefList::One(id),
+                    };
+                    let pid = match self.free_pairs.pop() {
+                        Some(pid) => {
+                            self.pairs[pid as usize] = Some(pair);
+                            pid
+                        }
+                        None => {
+                            self.pairs.push(Some(pair));
+                            (self.pairs.len() - 1) as u32
+                        }
+                    };
+                    if let Some(e) = self.names[nid as usize].as_mut() {
+                        e.values.insert(value, pid);
+                    }
+                    self.num_pairs += 1;
+                    pid
+                }
+            };
+            ids.push(pid);
+        }
+        match self.all.as_mut() {
+            Some(l) => l.insert(id),
+            None => self.all = Some(RefList::One(id)),
+        }
+        LabelRefs::from_ids(&ids)
+    }
+
+    /// The name and value of pair `id`.
+    fn pair(&self, id: u32) -> Option<(&str, &str)> {
+        let p = self.pairs.get(id as usize)?.as_ref()?;
+        let n = self.names.get(p.name as usize)?.as_ref()?;
+        Some((&n.name, &p.value))
+    }
+
+    /// The labels `refs` stand for (empty if they are not from this index).
+    pub fn labels(&self, refs: &LabelRefs) -> Labels {
+        self.labels_in(refs, &mut Vec::with_capacity(256))
+    }
+
+    /// Like [`MemPostings::labels`], encoding in a reusable `scratch`
+    /// buffer (one allocation per label set).
+    pub fn labels_in(&self, refs: &LabelRefs, scratch: &mut Vec<u8>) -> Labels {
+        Labels::from_sorted_in(scratch, refs.ids().filter_map(|id| self.pair(id)))
+    }
+
+    /// [`Labels::stable_hash`] of the labels `refs` stand for, without
+    /// building them.
+    pub fn labels_hash(&self, refs: &LabelRefs) -> u64 {
+        fn put(h: &mut u64, bytes: &[u8]) {
+            for &b in bytes {
+                *h ^= u64::from(b);
+                *h = h.wrapping_mul(0x100000001b3);
+            }
+        }
+        fn put_len(h: &mut u64, mut v: usize) {
+            while v >= 0x80 {
+                put(h, &[(v as u8) | 0x80]);
+                v >>= 7;
+            }
+            put(h, &[v as u8]);
+        }
+        let mut h: u64 = 0xcbf29ce484222325;
+        for (n, v) in refs.ids().filter_map(|id| self.pair(id)) {
+            put_len(&mut h, n.len());
+            put(&mut h, n.as_bytes());
+            put_len(&mut h, v.len());
+            put(&mut h, v.as_bytes());
+        }
+        h
+    }
+
+    /// Whether `refs` stand for `labels`.
+    pub fn labels_eq(&self, refs: &LabelRefs, labels: &Labels) -> bool {
+        let mut a = refs.ids();
+        let mut b = labels.iter();
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return true,
+                (Some(id), Some(pair)) => {
+                    if self.pair(id) != Some(pair) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// Removes series given by reference and label refs.
+    pub fn delete_series(&mut self, dead: &[(u64, &LabelRefs)]) {
         if dead.is_empty() {
             return;
         }
         let mut ids: Vec<u64> = dead.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut pairs: Vec<(&str, &str)> = dead.iter().flat_map(|(_, l)| l.iter()).collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        for (n, v) in pairs {
-            let Some(values) = self.names.get_mut(n) else {
+        let mut pids: Vec<u32> = dead.iter().flat_map(|(_, l)| l.ids()).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            let Some(slot) = self.pairs.get_mut(pid as usize) else {
                 continue;
             };
-            if values.get_mut(v).is_some_and(|list| list.remove(&ids)) {
-                values.remove(v);
-            }
-            if values.is_empty() {
-                self.names.remove(n);
+            let Some(mut pair) = slot.take() else {
+                continue;
+            };
+            match pair.list.remove(&ids) {
+                Some(mut list) => {
+                    list.shrink();
+                    pair.list = list;
+                    *slot = Some(pair);
+                }
+                None => {
+                    // The pair is gone: free its id and value.
+                    self.num_pairs -= 1;
+                    self.free_pairs.push(pid);
+                    let nid = pair.name as usize;
+                    let empty = match self.names.get_mut(nid).and_then(Option::as_mut) {
+                        Some(e) => {
+                            e.values.remove(&pair.value);
+                            e.values.is_empty()
+                        }
+                        None => false,
+                    };
+                    if empty && let Some(e) = self.names[nid].take() {
+                        self.name_ids.remove(&e.name);
+                        self.free_names.push(nid as u32);
+                    }
+                }
             }
         }
-        self.all.retain(|x| ids.binary_search(x).is_err());
-        if self.all.capacity() > 2 * self.all.len() + 1024 {
-            self.all.shrink_to_fit();
+        self.all = self.all.take().and_then(|l| l.remove(&ids));
+        if let Some(l) = self.all.as_mut() {
+            l.shrink();
         }
+    }
+
+    /// The label refs of `labels` if every pair is known.
+    fn lookup_refs(&self, labels: &Labels) -> Option<LabelRefs> {
+        let mut ids = Vec::new();
+        for (n, v) in labels.iter() {
+            let nid = *self.name_ids.get(n)?;
+            let e = self.names.get(nid as usize)?.as_ref()?;
+            ids.push(*e.values.get(v)?);
+        }
+        Some(LabelRefs::from_ids(&ids))
+    }
+
+    /// Removes series: `dead` holds their references and labels.
+    pub fn delete(&mut self, dead: &[(u64, Labels)]) {
+        let refs: Vec<(u64, LabelRefs)> = dead
+            .iter()
+            .filter_map(|(id, l)| Some((*id, self.lookup_refs(l)?)))
+            .collect();
+        let refs: Vec<(u64, &LabelRefs)> = refs.iter().map(|(id, l)| (*id, l)).collect();
+        self.delete_series(&refs);
+    }
+
+    fn list(&self, name: &str, value: &str) -> Option<&RefList> {
+        let nid = *self.name_ids.get(name)?;
+        let pid = *self.names.get(nid as usize)?.as_ref()?.values.get(value)?;
+        Some(&self.pairs.get(pid as usize)?.as_ref()?.list)
     }
 
     /// The series carrying `name="value"`.
-    pub fn get(&self, name: &str, value: &str) -> &[u64] {
-        self.names
-            .get(name)
-            .and_then(|values| values.get(value))
-            .map_or(&[], List::as_slice)
+    pub fn get(&self, name: &str, value: &str) -> Refs<'_> {
+        Refs(self.list(name, value))
     }
 
     /// Every series.
-    pub fn all(&self) -> &[u64] {
-        &self.all
+    pub fn all(&self) -> Refs<'_> {
+        Refs(self.all.as_ref())
     }
 
     /// Number of series.
     pub fn len(&self) -> usize {
-        self.all.len()
+        self.all.as_ref().map_or(0, RefList::len)
     }
 
     /// Whether the index is empty.
     pub fn is_empty(&self) -> bool {
-        self.all.is_empty()
+        self.all.is_none()
+    }
+
+    fn values_of(&self, name: &str) -> Option<&BTreeMap<Arc<str>, u32>> {
+        let nid = *self.name_ids.get(name)?;
+        Some(&self.names.get(nid as usize)?.as_ref()?.values)
     }
 
     /// Every label name, sorted.
     pub fn label_names(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.names.keys().map(|n| n.to_string()).collect();
+        let mut out: Vec<String> = self.name_ids.keys().map(|n| n.to_string()).collect();
         out.sort_unstable();
         out
     }
 
     /// Every value of label `name`, sorted.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        self.names
-            .get(name)
+        self.values_of(name)
             .map(|values| values.keys().map(|v| v.to_string()).collect())
             .unwrap_or_default()
     }
 
     /// Number of distinct label pairs (for statistics).
     pub fn num_pairs(&self) -> usize {
-        self.names.values().map(BTreeMap::len).sum()
+        self.num_pairs
+    }
+
+    /// Heap bytes of the postings lists (for statistics and benchmarks).
+    pub fn list_bytes(&self) -> usize {
+        self.pairs
+            .iter()
+            .flatten()
+            .map(|p| p.list.heap_bytes())
+            .sum::<usize>()
+            + self.all.as_ref().map_or(0, RefList::heap_bytes)
     }
 
     /// The lists of the values of `name` that `m` accepts.
-    fn matching_lists<'a>(&'a self, name: &str, m: &Matcher) -> Vec<&'a [u64]> {
-        let Some(values) = self.names.get(name) else {
+    fn matching_lists<'a>(&'a self, name: &str, m: &Matcher) -> Vec<&'a RefList> {
+        let Some(values) = self.values_of(name) else {
             return Vec::new();
+        };
+        let list = |pid: &u32| {
+            self.pairs
+                .get(*pid as usize)
+                .and_then(Option::as_ref)
+                .map(|p| &p.list)
         };
         // Fast path: a literal or an alternation of literals.
         if let Some(set) = m.set_matches() {
             return set
                 .iter()
                 .filter_map(|v| values.get(*v))
-                .map(List::as_slice)
+                .filter_map(list)
                 .collect();
         }
         // Fast path: a known prefix limits the scan to a range of values.
@@ -528,13 +814,13 @@ impl MemPostings {
                 .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
                 .take_while(|(v, _)| v.starts_with(prefix))
                 .filter(|(v, _)| m.matches(v))
-                .map(|(_, l)| l.as_slice())
+                .filter_map(|(_, pid)| list(pid))
                 .collect();
         }
         values
             .iter()
             .filter(|(v, _)| m.matches(v))
-            .map(|(_, l)| l.as_slice())
+            .filter_map(|(_, pid)| list(pid))
             .collect()
     }
 
@@ -545,7 +831,7 @@ impl MemPostings {
         merge(
             lists
                 .into_iter()
-                .map(|l| Box::new(ListPostings::new(l)) as BoxPostings<'a>)
+                .map(|l| Box::new(l.postings()) as BoxPostings<'a>)
                 .collect(),
         )
     }
@@ -570,7 +856,7 @@ impl MemPostings {
             }
         }
         if its.is_empty() {
-            its.push(Box::new(ListPostings::new(&self.all)));
+            its.push(self.all().postings());
         }
         let it = intersect(its);
         if nots.is_empty() {
@@ -669,6 +955,41 @@ mod tests {
         check(&p, &[Matcher::equal("__name__", "up")], &[1, 2]);
         assert_eq!(p.label_names(), ["__name__", "job"]);
         assert_eq!(p.label_values("job"), ["a", "b"]);
+    }
+
+    #[test]
+    fn label_store() {
+        let mut p = MemPostings::new();
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "a"), ("instance", "x:1")]);
+        let b = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
+        let ra = p.add(1, &a);
+        let rb = p.add(2, &b);
+        assert_eq!(p.labels(&ra), a);
+        assert_eq!(p.labels(&rb), b);
+        assert!(p.labels_eq(&ra, &a));
+        assert!(!p.labels_eq(&ra, &b));
+        assert!(!p.labels_eq(&rb, &Labels::from_pairs([("__name__", "up")])));
+        assert_eq!(p.num_pairs(), 4);
+        p.delete_series(&[(1, &ra)]);
+        assert_eq!(p.num_pairs(), 2);
+        assert_eq!(p.label_names(), ["__name__", "job"]);
+        assert_eq!(p.all().to_vec(), [2]);
+        // Freed ids are reused; the survivors' refs still resolve.
+        let c = Labels::from_pairs([("zone", "z"), ("instance", "y:2")]);
+        let rc = p.add(3, &c);
+        assert_eq!(p.labels(&rc), c);
+        assert_eq!(p.labels(&rb), b);
+        assert_eq!(p.get("instance", "y:2").to_vec(), [3]);
+        assert!(p.get("instance", "x:1").is_empty());
+        // Many labels: the refs spill to the heap.
+        let big = Labels::from_pairs((0..40).map(|i| (format!("l{i:02}"), format!("v{i}"))));
+        let rbig = p.add(4, &big);
+        assert!(rbig.heap_bytes() > 0);
+        assert_eq!(p.labels(&rbig), big);
+        assert!(p.labels_eq(&rbig, &big));
+        for (r, l) in [(&rb, &b), (&rc, &c), (&rbig, &big)] {
+            assert_eq!(p.labels_hash(r), l.stable_hash());
+        }
     }
 
     proptest::proptest! {
