@@ -104,7 +104,7 @@ fn snapshot(
         && overlaps(h.mint, h.maxt(), mint, maxt)
     {
         chunks.push(SnapChunk::Mem(h.data.encoding(), h.data.bytes().into()));
-        spans.push((h.mint, h.maxt));
+        spans.push((h.mint, h.maxt()));
     }
     let mut has_ooo = false;
     if let Some(o) = st.ooo() {
