@@ -453,12 +453,38 @@ impl LabelRefs {
     }
 }
 
+/// FNV-1a for the short strings of label names and values (the index's
+/// maps hash every label of every new series).
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf29ce484222325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// A label name and its values.
 #[derive(Debug)]
 struct NameEntry {
     name: Arc<str>,
     /// Value to pair id, sorted (prefix scans, sorted label values).
     values: BTreeMap<Arc<str>, u32>,
+    /// The same, hashed (lookups while adding series).
+    lookup: FnvMap<Arc<str>, u32>,
 }
 
 /// One label pair and the series carrying it.
@@ -477,7 +503,7 @@ struct Pair {
 /// it: its id is freed (and may be reused) when its list becomes empty.
 #[derive(Debug, Default)]
 pub struct MemPostings {
-    name_ids: HashMap<Arc<str>, u32>,
+    name_ids: FnvMap<Arc<str>, u32>,
     names: Vec<Option<NameEntry>>,
     free_names: Vec<u32>,
     pairs: Vec<Option<Pair>>,
@@ -535,6 +561,7 @@ impl MemPostings {
         let entry = NameEntry {
             name: Arc::clone(&name),
             values: BTreeMap::new(),
+            lookup: FnvMap::default(),
         };
         let id = match self.free_names.pop() {
             Some(id) => {
@@ -557,7 +584,7 @@ impl MemPostings {
             let nid = self.name_id(n);
             let existing = self.names[nid as usize]
                 .as_ref()
-                .and_then(|e| e.values.get(v).copied());
+                .and_then(|e| e.lookup.get(v).copied());
             let pid = match existing {
                 Some(pid) => {
                     if let Some(p) = self.pairs[pid as usize].as_mut() {
@@ -583,6 +610,7 @@ impl MemPostings {
                         }
                     };
                     if let Some(e) = self.names[nid as usize].as_mut() {
+                        e.lookup.insert(Arc::clone(&value), pid);
                         e.values.insert(value, pid);
                     }
                     self.num_pairs += 1;
@@ -691,6 +719,7 @@ impl MemPostings {
                     let empty = match self.names.get_mut(nid).and_then(Option::as_mut) {
                         Some(e) => {
                             e.values.remove(&pair.value);
+                            e.lookup.remove(&pair.value);
                             e.values.is_empty()
                         }
                         None => false,
@@ -714,7 +743,7 @@ impl MemPostings {
         for (n, v) in labels.iter() {
             let nid = *self.name_ids.get(n)?;
             let e = self.names.get(nid as usize)?.as_ref()?;
-            ids.push(*e.values.get(v)?);
+            ids.push(*e.lookup.get(v)?);
         }
         Some(LabelRefs::from_ids(&ids))
     }
@@ -731,7 +760,7 @@ impl MemPostings {
 
     fn list(&self, name: &str, value: &str) -> Option<&RefList> {
         let nid = *self.name_ids.get(name)?;
-        let pid = *self.names.get(nid as usize)?.as_ref()?.values.get(value)?;
+        let pid = *self.names.get(nid as usize)?.as_ref()?.lookup.get(value)?;
         Some(&self.pairs.get(pid as usize)?.as_ref()?.list)
     }
 
