@@ -18,8 +18,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use model::{FloatHistogram, Histogram};
@@ -181,6 +181,9 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         source,
     })?;
     let n = worker_count(head);
+    // Series records come in commit order, not reference order: the
+    // postings lists are filled once, sorted, at the end.
+    super::write(&head.postings).defer_lists();
     let ws = std::thread::scope(|scope| -> Result<Vec<WorkerStats>, Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
@@ -204,6 +207,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             .collect();
         res.map(|()| ws)
     })?;
+    super::write(&head.postings).finish_deferred();
     for w in ws {
         stats.samples += w.samples;
         stats.dropped += w.dropped;

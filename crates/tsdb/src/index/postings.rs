@@ -492,7 +492,8 @@ struct NameEntry {
 struct Pair {
     name: u32,
     value: Arc<str>,
-    list: RefList,
+    /// `None` only while lists are deferred (see [`MemPostings::defer_lists`]).
+    list: Option<RefList>,
 }
 
 /// The in-memory inverted index of the head, and the head's label store.
@@ -510,6 +511,8 @@ pub struct MemPostings {
     free_pairs: Vec<u32>,
     num_pairs: usize,
     all: Option<RefList>,
+    /// Series added while lists are deferred, with their pairs.
+    deferred: Option<Vec<(u64, LabelRefs)>>,
 }
 
 /// The references of one list (empty when the pair is unknown).
@@ -587,8 +590,13 @@ impl MemPostings {
                 .and_then(|e| e.lookup.get(v).copied());
             let pid = match existing {
                 Some(pid) => {
-                    if let Some(p) = self.pairs[pid as usize].as_mut() {
-                        p.list.insert(id);
+                    if self.deferred.is_none()
+                        && let Some(p) = self.pairs[pid as usize].as_mut()
+                    {
+                        match p.list.as_mut() {
+                            Some(l) => l.insert(id),
+                            None => p.list = Some(RefList::One(id)),
+                        }
                     }
                     pid
                 }
@@ -597,7 +605,7 @@ impl MemPostings {
                     let pair = Pair {
                         name: nid,
                         value: Arc::clone(&value),
-                        list: RefList::One(id),
+                        list: self.deferred.is_none().then_some(RefList::One(id)),
                     };
                     let pid = match self.free_pairs.pop() {
                         Some(pid) => {
@@ -619,11 +627,56 @@ impl MemPostings {
             };
             ids.push(pid);
         }
+        let refs = LabelRefs::from_ids(&ids);
+        if let Some(d) = self.deferred.as_mut() {
+            d.push((id, refs.clone()));
+            return refs;
+        }
         match self.all.as_mut() {
             Some(l) => l.insert(id),
             None => self.all = Some(RefList::One(id)),
         }
-        LabelRefs::from_ids(&ids)
+        refs
+    }
+
+    /// From now on, [`MemPostings::add`] records pairs and label refs but
+    /// leaves the lists alone until [`MemPostings::finish_deferred`] adds
+    /// every deferred series in reference order. For replays: a WAL holds
+    /// series in commit order, not reference order, and inserting a
+    /// reference in the middle of a compressed list re-encodes its tail.
+    /// Selectors see no deferred series meanwhile.
+    pub fn defer_lists(&mut self) {
+        if self.deferred.is_none() {
+            self.deferred = Some(Vec::new());
+        }
+    }
+
+    /// Adds the series deferred since [`MemPostings::defer_lists`] to
+    /// their lists, in reference order (appends only).
+    pub fn finish_deferred(&mut self) {
+        let Some(mut d) = self.deferred.take() else {
+            return;
+        };
+        d.sort_unstable_by_key(|(id, _)| *id);
+        for (id, refs) in &d {
+            for pid in refs.ids() {
+                if let Some(p) = self.pairs.get_mut(pid as usize).and_then(Option::as_mut) {
+                    match p.list.as_mut() {
+                        Some(l) => l.insert(*id),
+                        None => p.list = Some(RefList::One(*id)),
+                    }
+                }
+            }
+            match self.all.as_mut() {
+                Some(l) => l.insert(*id),
+                None => self.all = Some(RefList::One(*id)),
+            }
+        }
+        for p in self.pairs.iter_mut().flatten() {
+            if let Some(l) = p.list.as_mut() {
+                l.shrink();
+            }
+        }
     }
 
     /// The name and value of pair `id`.
@@ -705,10 +758,10 @@ impl MemPostings {
             let Some(mut pair) = slot.take() else {
                 continue;
             };
-            match pair.list.remove(&ids) {
+            match pair.list.take().and_then(|l| l.remove(&ids)) {
                 Some(mut list) => {
                     list.shrink();
-                    pair.list = list;
+                    pair.list = Some(list);
                     *slot = Some(pair);
                 }
                 None => {
@@ -761,7 +814,7 @@ impl MemPostings {
     fn list(&self, name: &str, value: &str) -> Option<&RefList> {
         let nid = *self.name_ids.get(name)?;
         let pid = *self.names.get(nid as usize)?.as_ref()?.lookup.get(value)?;
-        Some(&self.pairs.get(pid as usize)?.as_ref()?.list)
+        self.pairs.get(pid as usize)?.as_ref()?.list.as_ref()
     }
 
     /// The series carrying `name="value"`.
@@ -813,7 +866,7 @@ impl MemPostings {
         self.pairs
             .iter()
             .flatten()
-            .map(|p| p.list.heap_bytes())
+            .filter_map(|p| p.list.as_ref().map(RefList::heap_bytes))
             .sum::<usize>()
             + self.all.as_ref().map_or(0, RefList::heap_bytes)
     }
@@ -827,7 +880,7 @@ impl MemPostings {
             self.pairs
                 .get(*pid as usize)
                 .and_then(Option::as_ref)
-                .map(|p| &p.list)
+                .and_then(|p| p.list.as_ref())
         };
         // Fast path: a literal or an alternation of literals.
         if let Some(set) = m.set_matches() {
@@ -1019,6 +1072,38 @@ mod tests {
         for (r, l) in [(&rb, &b), (&rc, &c), (&rbig, &big)] {
             assert_eq!(p.labels_hash(r), l.stable_hash());
         }
+    }
+
+    #[test]
+    fn deferred_lists_match_direct_ones() {
+        let ls: Vec<Labels> = (0..500u64)
+            .map(|i| {
+                Labels::from_pairs([("a", format!("{}", i % 7)), ("b", format!("{}", i % 11))])
+            })
+            .collect();
+        let mut direct = MemPostings::new();
+        let mut deferred = MemPostings::new();
+        deferred.defer_lists();
+        // References in a scrambled order, as a WAL may hold them.
+        let order: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 500).collect();
+        let mut refs = Vec::new();
+        for &i in &order {
+            refs.push(deferred.add(i + 1, &ls[i as usize]));
+        }
+        assert!(deferred.get("a", "3").is_empty());
+        deferred.finish_deferred();
+        for i in 0..500u64 {
+            direct.add(i + 1, &ls[i as usize]);
+        }
+        for (k, &i) in order.iter().enumerate() {
+            assert_eq!(deferred.labels(&refs[k]), ls[i as usize]);
+        }
+        for n in ["a", "b"] {
+            for v in direct.label_values(n) {
+                assert_eq!(deferred.get(n, &v).to_vec(), direct.get(n, &v).to_vec());
+            }
+        }
+        assert_eq!(deferred.all().to_vec(), direct.all().to_vec());
     }
 
     proptest::proptest! {
