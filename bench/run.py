@@ -208,7 +208,10 @@ def du(path):
 
 
 def port_free(port):
+    # SO_REUSEADDR as the fleet's and the servers' listeners set it: ports
+    # that only have connections in TIME_WAIT (from the previous run) are free.
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
         return True
@@ -576,6 +579,74 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
     return res
 
 
+def bench_replay(defs, sc, work, port, runs, keep=None):
+    """WAL replay of the same WAL by Prometheus and Ember.
+
+    Prometheus scrapes the fleet for the scale's warm-up + window, then is
+    SIGKILLed (no clean shutdown: the head lives only in wal/ and
+    chunks_head/). Each server then starts `runs` times on a fresh copy of
+    that directory; we time exec -> /-/ready and check that a query at a
+    timestamp inside the WAL sees every fleet series."""
+    base = f"http://127.0.0.1:{port}"
+    src = os.path.join(work, "replay-src")
+    shutil.rmtree(src, ignore_errors=True)
+    os.makedirs(src)
+    logpath = os.path.join(work, "replay.log")
+    log("== WAL replay: Prometheus writes the WAL")
+    p = spawn(defs["prometheus"]["cmd"](src), logpath)
+    try:
+        if not wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 180, 0.1):
+            raise RuntimeError(f"prometheus not ready (see {logpath})")
+        time.sleep(sc["warmup"] + sc["measure"])
+        t_chk = time.time() - 2 * sc["interval"]
+        expect = query_scalar(base, "count(fleet_http_requests_total)", t_chk)
+        samples = self_metrics(base, {"prometheus_tsdb_head_samples_appended_total"}).get(
+            "prometheus_tsdb_head_samples_appended_total")
+        series = self_metrics(base, {"prometheus_tsdb_head_series"}).get("prometheus_tsdb_head_series")
+    finally:
+        stop(p, signal.SIGKILL, timeout=60)
+    out = dict(wal_bytes=du(os.path.join(src, "wal")), chunks_head_bytes=du(os.path.join(src, "chunks_head")),
+               samples=samples, series=series, expected_count=expect, servers={})
+    log(f"  WAL {out['wal_bytes'] / 2**20:.0f} MiB, {series} series, {samples} samples")
+    for key in ("prometheus", "ember"):
+        times, rss, ok = [], [], True
+        for i in range(runs):
+            d = os.path.join(work, f"replay-{key}")
+            shutil.rmtree(d, ignore_errors=True)
+            shutil.copytree(src, d)
+            # Drop the page cache's advantage of the first reader: read every file once.
+            for root, _, files in os.walk(d):
+                for fn in files:
+                    with open(os.path.join(root, fn), "rb") as f:
+                        while f.read(1 << 20):
+                            pass
+            t0 = time.time()
+            p = spawn(defs[key]["cmd"](d), logpath)
+            try:
+                ready = wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 900, 0.02)
+                t_ready = time.time() - t0 if ready else None
+                good = expect is not None and wait_until(
+                    lambda: query_scalar(base, "count(fleet_http_requests_total)", t_chk) == expect, 120, 0.05)
+                rss.append(proc_rss(p.pid) if p.poll() is None else None)
+            finally:
+                stop(p, signal.SIGTERM, timeout=300)
+                shutil.rmtree(d, ignore_errors=True)
+            ok = ok and good
+            times.append(t_ready)
+            log(f"  {key} run {i + 1}: ready in {t_ready}, data correct: {good}")
+        ts = [t for t in times if t is not None]
+        out["servers"][key] = dict(ready_s=times, ready_median_s=statistics.median(ts) if ts else None,
+                                   correct=ok, rss_after_ready_bytes=rss)
+    if keep:
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(src, keep)
+    shutil.rmtree(src, ignore_errors=True)
+    pm, em = out["servers"]["prometheus"]["ready_median_s"], out["servers"]["ember"]["ready_median_s"]
+    out["speedup"] = pm / em if pm and em else None
+    log(f"  replay: Prometheus {pm} s, Ember {em} s, Ember {out['speedup'] and round(out['speedup'], 2)}x faster")
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 ROWS = [
@@ -776,6 +847,24 @@ def markdown(result, table_md, chart_files):
              "", "## Results", "", table_md, "",
              "Ratios are Ember divided by the other server: below 1× Ember uses less (or is faster), "
              "except for the two ingestion rows, where higher is better.", ""]
+    r = result.get("replay")
+    if r:
+        ps, es = r["servers"]["prometheus"], r["servers"]["ember"]
+        fmt_s = lambda xs: ", ".join(f"{x:.2f}" if x is not None else "—" for x in xs)  # noqa: E731
+        lines += ["## WAL replay (same WAL)", "",
+                  f"Prometheus 2.42 scraped the fleet for {c['warmup'] + c['measure']:.0f} s and was SIGKILLed: "
+                  f"{(r['wal_bytes'] or 0) / 2**20:.0f} MiB of WAL + {(r['chunks_head_bytes'] or 0) / 2**20:.0f} MiB of "
+                  f"chunks_head, {r['series']:,.0f} series, {r['samples']:,.0f} samples. Each server then started on "
+                  "a fresh copy of that directory (files read once beforehand, so both find them in the page "
+                  "cache); time from exec to `/-/ready` = 200, and a check that `count(fleet_http_requests_total)` "
+                  "at a timestamp inside the WAL is complete.", "",
+                  "| | Prometheus | Ember | Prometheus / Ember |", "|---|---:|---:|---:|",
+                  f"| exec → ready, median (s) | {ps['ready_median_s']:.2f} | {es['ready_median_s']:.2f} | "
+                  f"{r['speedup']:.2f}× |" if r.get("speedup") else "| exec → ready | — | — | — |",
+                  f"| runs (s) | {fmt_s(ps['ready_s'])} | {fmt_s(es['ready_s'])} | |",
+                  f"| data complete after ready | {ps['correct']} | {es['correct']} | |",
+                  f"| RSS after ready (MiB) | {fmt_s([x / 2**20 for x in ps['rss_after_ready_bytes'] if x])} | "
+                  f"{fmt_s([x / 2**20 for x in es['rss_after_ready_bytes'] if x])} | |", ""]
     lines += ["## Query set", "", "| name | query | result series (E / P / VM) |", "|---|---|---|"]
     for name, kind, q in QUERIES:
         counts = " / ".join(str(get(v, f"queries.{name}.result_series")) for v in result["servers"].values())
@@ -817,6 +906,10 @@ def main():
     ap.add_argument("--workdir", default=None, help="data dirs (default: a temp dir, removed at the end)")
     ap.add_argument("--ember-bin", help="the ember binary to run (default: target/release/ember)")
     ap.add_argument("--no-queries", action="store_true", help="skip the query set (memory/restart-only runs)")
+    ap.add_argument("--replay", action="store_true",
+                    help="also time WAL replay: Prometheus writes a WAL (SIGKILL), both restart on copies of it")
+    ap.add_argument("--replay-runs", type=int, default=3, help="restarts per server in the replay test")
+    ap.add_argument("--replay-keep", metavar="DIR", help="keep a copy of Prometheus's data dir there (profiling)")
     ap.add_argument("--report", metavar="JSON", help="only re-render table, Markdown and charts from a result JSON")
     args = ap.parse_args()
     if args.report:
@@ -872,6 +965,8 @@ def main():
         defs = server_defs(cfg, sport)
         for key in servers:
             result["servers"][key] = bench_server(key, defs[key], sc, work, sport, per_round, active, fl)
+        if args.replay:
+            result["replay"] = bench_replay(defs, sc, work, sport, args.replay_runs, args.replay_keep)
         stop(fl)
     finally:
         kill_all()
@@ -923,6 +1018,10 @@ def write_outputs(result, base):
     with open(base + ".md", "w") as f:
         f.write(markdown(result, table_md, files))
     print(table_txt)
+    if result.get("replay", {}).get("speedup"):
+        r = result["replay"]
+        print(f"\nWAL replay: Prometheus {r['servers']['prometheus']['ready_median_s']:.2f} s, "
+              f"Ember {r['servers']['ember']['ready_median_s']:.2f} s: Ember {r['speedup']:.2f}x faster")
     print(f"\nwrote {base}.json, {base}.md, " + ", ".join(os.path.basename(x) for x in files))
 
 

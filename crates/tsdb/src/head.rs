@@ -2,7 +2,12 @@
 //!
 //! Every series the head knows is a [`series::MemSeries`] in a striped map
 //! (by reference and by label hash), indexed by label pair in
-//! [`crate::index::postings::MemPostings`]. A series keeps one open chunk in
+//! [`crate::index::postings::MemPostings`], which also holds the label
+//! strings: a series keeps pair ids ([`crate::index::postings::LabelRefs`]),
+//! turned back into labels under the index's read lock
+//! (`Head::series_labels`). Memory per series is the design constraint: see
+//! `series.rs` for the layout and the harness (`bench/`) for the figures.
+//! A series keeps one open chunk in
 //! memory (XOR, histogram or float-histogram encoding, cut by
 //! [`crate::chunkenc::CutPolicy`]); full chunks go to `chunks_head/` through
 //! the [`ChunkDiskMapper`] and are read back memory-mapped.

@@ -18,13 +18,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use model::{FloatHistogram, Histogram};
 use storage::{AppendError, Exemplar, Sample};
 
-use super::series::{Applied, ApplyCtx, ChunkLoc, MmapChunk, Pin};
+use super::series::{Applied, ApplyCtx, ChunkLoc, MemSeries, MmapChunk, Pin, RefMap};
 use super::{Error, Head, lock};
 use crate::chunks::HeadChunkMeta;
 use crate::record::{self, RecordType};
@@ -77,14 +78,23 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
         ooo_cap: head.opts.out_of_order_cap,
     };
     let mut st = WorkerStats::default();
+    // The worker's own view of its series: no stripe lock or reference
+    // count per sample (a series is never removed during replay).
+    let mut known: RefMap<Arc<MemSeries>> = RefMap::default();
     for batch in rx {
         for item in batch {
             let (r, t) = match &item {
                 Item::F(r, t, _) | Item::H(r, t, _) | Item::Fh(r, t, _) => (*r, *t),
             };
-            let Some(s) = head.series.get_by_ref(r) else {
-                st.unknown += 1;
-                continue;
+            let s = match known.get(&r) {
+                Some(s) => s,
+                None => match head.series.get_by_ref(r) {
+                    Some(s) => known.entry(r).or_insert(s),
+                    None => {
+                        st.unknown += 1;
+                        continue;
+                    }
+                },
             };
             let sample = match &item {
                 Item::F(_, _, v) => Sample::Float(*v),
@@ -136,7 +146,12 @@ impl Router {
         }
     }
 
+    #[inline]
     fn resolve(&self, r: u64) -> u64 {
+        // Fast path: a WAL rarely defines a label set twice.
+        if self.alias.is_empty() {
+            return r;
+        }
         self.alias.get(&r).copied().unwrap_or(r)
     }
 
@@ -166,6 +181,9 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         source,
     })?;
     let n = worker_count(head);
+    // Series records come in commit order, not reference order: the
+    // postings lists are filled once, sorted, at the end.
+    super::write(&head.postings).defer_lists();
     let ws = std::thread::scope(|scope| -> Result<Vec<WorkerStats>, Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
@@ -189,6 +207,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             .collect();
         res.map(|()| ws)
     })?;
+    super::write(&head.postings).finish_deferred();
     for w in ws {
         stats.samples += w.samples;
         stats.dropped += w.dropped;

@@ -453,12 +453,38 @@ impl LabelRefs {
     }
 }
 
+/// FNV-1a for the short strings of label names and values (the index's
+/// maps hash every label of every new series).
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf29ce484222325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// A label name and its values.
 #[derive(Debug)]
 struct NameEntry {
     name: Arc<str>,
     /// Value to pair id, sorted (prefix scans, sorted label values).
     values: BTreeMap<Arc<str>, u32>,
+    /// The same, hashed (lookups while adding series).
+    lookup: FnvMap<Arc<str>, u32>,
 }
 
 /// One label pair and the series carrying it.
@@ -466,7 +492,8 @@ struct NameEntry {
 struct Pair {
     name: u32,
     value: Arc<str>,
-    list: RefList,
+    /// `None` only while lists are deferred (see [`MemPostings::defer_lists`]).
+    list: Option<RefList>,
 }
 
 /// The in-memory inverted index of the head, and the head's label store.
@@ -477,13 +504,15 @@ struct Pair {
 /// it: its id is freed (and may be reused) when its list becomes empty.
 #[derive(Debug, Default)]
 pub struct MemPostings {
-    name_ids: HashMap<Arc<str>, u32>,
+    name_ids: FnvMap<Arc<str>, u32>,
     names: Vec<Option<NameEntry>>,
     free_names: Vec<u32>,
     pairs: Vec<Option<Pair>>,
     free_pairs: Vec<u32>,
     num_pairs: usize,
     all: Option<RefList>,
+    /// Series added while lists are deferred, with their pairs.
+    deferred: Option<Vec<(u64, LabelRefs)>>,
 }
 
 /// The references of one list (empty when the pair is unknown).
@@ -535,6 +564,7 @@ impl MemPostings {
         let entry = NameEntry {
             name: Arc::clone(&name),
             values: BTreeMap::new(),
+            lookup: FnvMap::default(),
         };
         let id = match self.free_names.pop() {
             Some(id) => {
@@ -557,11 +587,16 @@ impl MemPostings {
             let nid = self.name_id(n);
             let existing = self.names[nid as usize]
                 .as_ref()
-                .and_then(|e| e.values.get(v).copied());
+                .and_then(|e| e.lookup.get(v).copied());
             let pid = match existing {
                 Some(pid) => {
-                    if let Some(p) = self.pairs[pid as usize].as_mut() {
-                        p.list.insert(id);
+                    if self.deferred.is_none()
+                        && let Some(p) = self.pairs[pid as usize].as_mut()
+                    {
+                        match p.list.as_mut() {
+                            Some(l) => l.insert(id),
+                            None => p.list = Some(RefList::One(id)),
+                        }
                     }
                     pid
                 }
@@ -570,7 +605,7 @@ impl MemPostings {
                     let pair = Pair {
                         name: nid,
                         value: Arc::clone(&value),
-                        list: RefList::One(id),
+                        list: self.deferred.is_none().then_some(RefList::One(id)),
                     };
                     let pid = match self.free_pairs.pop() {
                         Some(pid) => {
@@ -583,6 +618,7 @@ impl MemPostings {
                         }
                     };
                     if let Some(e) = self.names[nid as usize].as_mut() {
+                        e.lookup.insert(Arc::clone(&value), pid);
                         e.values.insert(value, pid);
                     }
                     self.num_pairs += 1;
@@ -591,11 +627,56 @@ impl MemPostings {
             };
             ids.push(pid);
         }
+        let refs = LabelRefs::from_ids(&ids);
+        if let Some(d) = self.deferred.as_mut() {
+            d.push((id, refs.clone()));
+            return refs;
+        }
         match self.all.as_mut() {
             Some(l) => l.insert(id),
             None => self.all = Some(RefList::One(id)),
         }
-        LabelRefs::from_ids(&ids)
+        refs
+    }
+
+    /// From now on, [`MemPostings::add`] records pairs and label refs but
+    /// leaves the lists alone until [`MemPostings::finish_deferred`] adds
+    /// every deferred series in reference order. For replays: a WAL holds
+    /// series in commit order, not reference order, and inserting a
+    /// reference in the middle of a compressed list re-encodes its tail.
+    /// Selectors see no deferred series meanwhile.
+    pub fn defer_lists(&mut self) {
+        if self.deferred.is_none() {
+            self.deferred = Some(Vec::new());
+        }
+    }
+
+    /// Adds the series deferred since [`MemPostings::defer_lists`] to
+    /// their lists, in reference order (appends only).
+    pub fn finish_deferred(&mut self) {
+        let Some(mut d) = self.deferred.take() else {
+            return;
+        };
+        d.sort_unstable_by_key(|(id, _)| *id);
+        for (id, refs) in &d {
+            for pid in refs.ids() {
+                if let Some(p) = self.pairs.get_mut(pid as usize).and_then(Option::as_mut) {
+                    match p.list.as_mut() {
+                        Some(l) => l.insert(*id),
+                        None => p.list = Some(RefList::One(*id)),
+                    }
+                }
+            }
+            match self.all.as_mut() {
+                Some(l) => l.insert(*id),
+                None => self.all = Some(RefList::One(*id)),
+            }
+        }
+        for p in self.pairs.iter_mut().flatten() {
+            if let Some(l) = p.list.as_mut() {
+                l.shrink();
+            }
+        }
     }
 
     /// The name and value of pair `id`.
@@ -677,10 +758,10 @@ impl MemPostings {
             let Some(mut pair) = slot.take() else {
                 continue;
             };
-            match pair.list.remove(&ids) {
+            match pair.list.take().and_then(|l| l.remove(&ids)) {
                 Some(mut list) => {
                     list.shrink();
-                    pair.list = list;
+                    pair.list = Some(list);
                     *slot = Some(pair);
                 }
                 None => {
@@ -691,6 +772,7 @@ impl MemPostings {
                     let empty = match self.names.get_mut(nid).and_then(Option::as_mut) {
                         Some(e) => {
                             e.values.remove(&pair.value);
+                            e.lookup.remove(&pair.value);
                             e.values.is_empty()
                         }
                         None => false,
@@ -714,7 +796,7 @@ impl MemPostings {
         for (n, v) in labels.iter() {
             let nid = *self.name_ids.get(n)?;
             let e = self.names.get(nid as usize)?.as_ref()?;
-            ids.push(*e.values.get(v)?);
+            ids.push(*e.lookup.get(v)?);
         }
         Some(LabelRefs::from_ids(&ids))
     }
@@ -731,8 +813,8 @@ impl MemPostings {
 
     fn list(&self, name: &str, value: &str) -> Option<&RefList> {
         let nid = *self.name_ids.get(name)?;
-        let pid = *self.names.get(nid as usize)?.as_ref()?.values.get(value)?;
-        Some(&self.pairs.get(pid as usize)?.as_ref()?.list)
+        let pid = *self.names.get(nid as usize)?.as_ref()?.lookup.get(value)?;
+        self.pairs.get(pid as usize)?.as_ref()?.list.as_ref()
     }
 
     /// The series carrying `name="value"`.
@@ -784,7 +866,7 @@ impl MemPostings {
         self.pairs
             .iter()
             .flatten()
-            .map(|p| p.list.heap_bytes())
+            .filter_map(|p| p.list.as_ref().map(RefList::heap_bytes))
             .sum::<usize>()
             + self.all.as_ref().map_or(0, RefList::heap_bytes)
     }
@@ -798,7 +880,7 @@ impl MemPostings {
             self.pairs
                 .get(*pid as usize)
                 .and_then(Option::as_ref)
-                .map(|p| &p.list)
+                .and_then(|p| p.list.as_ref())
         };
         // Fast path: a literal or an alternation of literals.
         if let Some(set) = m.set_matches() {
@@ -990,6 +1072,38 @@ mod tests {
         for (r, l) in [(&rb, &b), (&rc, &c), (&rbig, &big)] {
             assert_eq!(p.labels_hash(r), l.stable_hash());
         }
+    }
+
+    #[test]
+    fn deferred_lists_match_direct_ones() {
+        let ls: Vec<Labels> = (0..500u64)
+            .map(|i| {
+                Labels::from_pairs([("a", format!("{}", i % 7)), ("b", format!("{}", i % 11))])
+            })
+            .collect();
+        let mut direct = MemPostings::new();
+        let mut deferred = MemPostings::new();
+        deferred.defer_lists();
+        // References in a scrambled order, as a WAL may hold them.
+        let order: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 500).collect();
+        let mut refs = Vec::new();
+        for &i in &order {
+            refs.push(deferred.add(i + 1, &ls[i as usize]));
+        }
+        assert!(deferred.get("a", "3").is_empty());
+        deferred.finish_deferred();
+        for i in 0..500u64 {
+            direct.add(i + 1, &ls[i as usize]);
+        }
+        for (k, &i) in order.iter().enumerate() {
+            assert_eq!(deferred.labels(&refs[k]), ls[i as usize]);
+        }
+        for n in ["a", "b"] {
+            for v in direct.label_values(n) {
+                assert_eq!(deferred.get(n, &v).to_vec(), direct.get(n, &v).to_vec());
+            }
+        }
+        assert_eq!(deferred.all().to_vec(), direct.all().to_vec());
     }
 
     proptest::proptest! {
