@@ -284,3 +284,53 @@ impl<'a> ChunkIter<'a> {
         }
     }
 }
+
+/// Decodes the samples of a stored chunk within `[mint, maxt]` into `out`,
+/// leaving out those `skip` names (deleted ones). Histograms are boxed
+/// once each; floats are copied.
+pub fn decode_range(
+    e: Encoding,
+    bytes: &[u8],
+    mint: i64,
+    maxt: i64,
+    skip: impl Fn(i64) -> bool,
+    out: &mut Vec<(i64, storage::vec::Value)>,
+) -> Result<(), Error> {
+    use std::sync::Arc;
+    use storage::vec::Value;
+    let mut it = ChunkIter::new(e, bytes)?;
+    let mut vt = it.seek(mint);
+    loop {
+        let t = it.at_t();
+        if vt == ValueType::None || t > maxt {
+            break;
+        }
+        if !skip(t) {
+            match vt {
+                ValueType::Float => {
+                    if let Some((t, v)) = it.at() {
+                        out.push((t, Value::Float(v)));
+                    }
+                }
+                ValueType::Histogram => {
+                    let mut h = Histogram::default();
+                    if let Some(t) = it.at_histogram(&mut h) {
+                        out.push((t, Value::Histogram(Arc::new(h))));
+                    }
+                }
+                ValueType::FloatHistogram => {
+                    let mut h = FloatHistogram::default();
+                    if let Some(t) = it.at_float_histogram(&mut h) {
+                        out.push((t, Value::FloatHistogram(Arc::new(h))));
+                    }
+                }
+                ValueType::None => break,
+            }
+        }
+        vt = it.next();
+    }
+    match it.err() {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    }
+}

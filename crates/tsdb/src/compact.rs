@@ -31,12 +31,13 @@ use storage::vec::Value;
 use storage::{Queryable, SampleIterator, Series, StorageError, ValueType};
 
 use crate::Head;
+use crate::block::Tombstones;
 use crate::block::meta::{BlockDesc, HINT_FROM_OUT_OF_ORDER};
 use crate::block::tombstones::{Interval, is_deleted};
 use crate::block::writer::{ChunkData, encode_samples};
 use crate::block::{Block, BlockBuilder, BlockMeta, Error, Ulid};
 use crate::chunks::BlockChunkRef;
-use crate::index::ChunkMeta;
+use crate::index::{ChunkMeta, IndexReader};
 
 /// `steps` ranges starting at `min`, each `step_size` times the previous
 /// (Prometheus's `ExponentialBlockRanges`; it uses 10 steps of 3).
@@ -262,6 +263,8 @@ struct Source {
 /// Walks one block's series in index (label) order.
 struct Cursor<'a> {
     block: &'a Arc<Block>,
+    index: &'a IndexReader,
+    tombstones: Arc<Tombstones>,
     idx: usize,
     refs: Vec<u64>,
     pos: usize,
@@ -269,30 +272,24 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn next(&mut self) -> Result<Option<Source>, Error> {
-        let index = self.block.index()?;
-        let tombstones = self.block.tombstones();
         while let Some(&r) = self.refs.get(self.pos) {
             self.pos += 1;
             let mut chunks = Vec::new();
-            let labels = index
-                .series(r, &mut chunks)
-                .map_err(|source| Error::Index {
-                    path: self.block.dir().join("index"),
-                    source,
-                })?;
-            let deleted = tombstones.get(r).to_vec();
-            chunks.retain(|c| {
-                !deleted
-                    .iter()
-                    .any(|iv| iv.mint <= c.min_time && c.max_time <= iv.maxt)
-            });
+            let labels = self.block.live_series(
+                self.index,
+                r,
+                &self.tombstones,
+                i64::MIN,
+                i64::MAX,
+                &mut chunks,
+            )?;
             if chunks.is_empty() {
                 continue;
             }
             return Ok(Some(Source {
                 labels,
                 chunks,
-                deleted,
+                deleted: self.tombstones.get(r).to_vec(),
                 block: self.idx,
             }));
         }
@@ -343,12 +340,15 @@ pub fn compact_blocks(parent: &Path, blocks: &[Arc<Block>]) -> Result<Option<Blo
     }
     let mut cursors = Vec::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
-        let refs = b.index()?.postings("", "").map_err(|source| Error::Index {
+        let index = b.index()?;
+        let refs = index.postings("", "").map_err(|source| Error::Index {
             path: b.dir().join("index"),
             source,
         })?;
         cursors.push(Cursor {
             block: b,
+            index,
+            tombstones: b.tombstones(),
             idx: i,
             refs,
             pos: 0,
@@ -421,12 +421,12 @@ fn merge_series(
     for s in group {
         for c in &s.chunks {
             let (enc, bytes) = chunk_of(s, c)?;
-            crate::block::reader::decode_chunk(
+            crate::chunkenc::decode_range(
                 enc,
                 bytes,
                 mint,
                 maxt - 1,
-                &s.deleted,
+                |t| is_deleted(&s.deleted, t),
                 &mut samples,
             )
             .map_err(|e| Error::Corrupt {

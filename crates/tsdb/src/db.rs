@@ -298,7 +298,7 @@ impl Db {
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            if let Some(b) = current.iter().find(|b| b.meta().ulid == ulid) {
+            if let Some(b) = current.iter().find(|b| b.ulid() == ulid) {
                 loaded.push(Arc::clone(b));
                 continue;
             }
@@ -328,7 +328,7 @@ impl Db {
                 source: Box::new(source),
             });
         }
-        loaded.retain(|b| !deletable.contains(&b.meta().ulid));
+        loaded.retain(|b| !deletable.contains(&b.ulid()));
         // Retention, newest first.
         loaded.sort_by_key(|b| std::cmp::Reverse(b.max_time()));
         let mut keep = loaded.len();
@@ -356,7 +356,7 @@ impl Db {
             }
         }
         for b in loaded.drain(keep..) {
-            deletable.push(b.meta().ulid);
+            deletable.push(b.ulid());
         }
         loaded.sort_by_key(|b| b.min_time());
         self.metrics
@@ -442,7 +442,7 @@ impl Db {
             }
             let sources: Vec<Arc<Block>> = blocks
                 .iter()
-                .filter(|b| pick.contains(&b.meta().ulid))
+                .filter(|b| pick.contains(&b.ulid()))
                 .cloned()
                 .collect();
             let start = Instant::now();
@@ -611,7 +611,7 @@ impl Db {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         let mut out = Vec::new();
         for b in self.blocks().iter() {
-            let ulid = b.meta().ulid;
+            let ulid = b.ulid();
             link_tree(b.dir(), &dir.join(ulid.to_string()))?;
             out.push(ulid);
         }
@@ -715,7 +715,7 @@ impl Queryable for Db {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
         let mut qs: Vec<Box<dyn Querier + '_>> = Vec::new();
         for b in self.blocks().iter() {
-            if b.meta().overlaps(mint, maxt) {
+            if b.overlaps(mint, maxt) {
                 qs.push(Box::new(b.querier(mint, maxt)));
             }
         }

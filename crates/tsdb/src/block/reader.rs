@@ -23,6 +23,7 @@ use storage::{
 
 use super::meta::BlockMeta;
 use super::tombstones::{Interval, Tombstones, is_deleted};
+use super::ulid::Ulid;
 use super::{Error, dir_size};
 use crate::chunkenc::{self, ChunkIter, Encoding};
 use crate::chunks::{BlockChunkRef, BlockReader};
@@ -119,6 +120,16 @@ impl Block {
     pub fn mark_compaction_failed(&self) -> Result<(), Error> {
         self.compaction_failed.store(true, Ordering::Relaxed);
         self.meta().write(&self.dir)
+    }
+
+    /// Its identity.
+    pub fn ulid(&self) -> Ulid {
+        self.meta.ulid
+    }
+
+    /// Whether its range overlaps `[mint, maxt]` (inclusive).
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.meta.overlaps(mint, maxt)
     }
 
     /// First millisecond.
@@ -237,23 +248,11 @@ impl Block {
         let mut out = Vec::new();
         let mut chunks = Vec::new();
         for r in refs {
-            let labels = index
-                .series(r, &mut chunks)
-                .map_err(|source| Error::Index {
-                    path: index_path(),
-                    source,
-                })?;
-            let deleted = tombstones.get(r);
-            chunks.retain(|c| {
-                c.min_time <= maxt
-                    && mint <= c.max_time
-                    && !deleted
-                        .iter()
-                        .any(|iv| iv.mint <= c.min_time && c.max_time <= iv.maxt)
-            });
+            let labels = self.live_series(index, r, &tombstones, mint, maxt, &mut chunks)?;
             if chunks.is_empty() {
                 continue;
             }
+            let deleted = tombstones.get(r);
             out.push(BlockSeries {
                 labels,
                 chunks: std::mem::take(&mut chunks),
@@ -267,6 +266,33 @@ impl Block {
             }
         }
         Ok(out)
+    }
+
+    /// Decodes series `r` into its labels and, in `chunks`, its chunks
+    /// overlapping `[mint, maxt]` that no tombstone covers entirely (empty
+    /// when nothing is left).
+    pub(crate) fn live_series(
+        &self,
+        index: &IndexReader,
+        r: u64,
+        tombstones: &Tombstones,
+        mint: i64,
+        maxt: i64,
+        chunks: &mut Vec<ChunkMeta>,
+    ) -> Result<Labels, Error> {
+        let labels = index.series(r, chunks).map_err(|source| Error::Index {
+            path: self.dir.join("index"),
+            source,
+        })?;
+        let deleted = tombstones.get(r);
+        chunks.retain(|c| {
+            c.min_time <= maxt
+                && mint <= c.max_time
+                && !deleted
+                    .iter()
+                    .any(|iv| iv.mint <= c.min_time && c.max_time <= iv.maxt)
+        });
+        Ok(labels)
     }
 
     fn matching_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, Error> {
@@ -463,65 +489,24 @@ impl BlockSeries {
         let mut out = Vec::new();
         for c in &self.chunks {
             let (enc, bytes) = self.chunk(c)?;
-            decode_chunk(enc, bytes, self.mint, self.maxt, &self.deleted, &mut out).map_err(
-                |e| StorageError::Corrupt {
-                    place: format!("chunk {:#x} of {}", c.chunk_ref, self.labels),
-                    reason: e.to_string(),
-                },
-            )?;
+            chunkenc::decode_range(
+                enc,
+                bytes,
+                self.mint,
+                self.maxt,
+                |t| is_deleted(&self.deleted, t),
+                &mut out,
+            )
+            .map_err(|e| StorageError::Corrupt {
+                place: format!("chunk {:#x} of {}", c.chunk_ref, self.labels),
+                reason: e.to_string(),
+            })?;
         }
         if self.chunks_overlap() {
             out.sort_by_key(|s| s.0);
             out.dedup_by_key(|s| s.0);
         }
         Ok(out)
-    }
-}
-
-/// Appends the samples of a chunk within `[mint, maxt]` and outside
-/// `deleted` to `out`.
-pub(crate) fn decode_chunk(
-    enc: Encoding,
-    bytes: &[u8],
-    mint: i64,
-    maxt: i64,
-    deleted: &[Interval],
-    out: &mut Vec<(i64, Value)>,
-) -> Result<(), chunkenc::Error> {
-    let mut it = ChunkIter::new(enc, bytes)?;
-    let mut vt = it.seek(mint);
-    loop {
-        let t = it.at_t();
-        if vt == chunkenc::ValueType::None || t > maxt {
-            break;
-        }
-        if !is_deleted(deleted, t) {
-            match vt {
-                chunkenc::ValueType::Float => {
-                    if let Some((t, v)) = it.at() {
-                        out.push((t, Value::Float(v)));
-                    }
-                }
-                chunkenc::ValueType::Histogram => {
-                    let mut h = Histogram::default();
-                    if let Some(t) = it.at_histogram(&mut h) {
-                        out.push((t, Value::Histogram(Arc::new(h))));
-                    }
-                }
-                chunkenc::ValueType::FloatHistogram => {
-                    let mut h = FloatHistogram::default();
-                    if let Some(t) = it.at_float_histogram(&mut h) {
-                        out.push((t, Value::FloatHistogram(Arc::new(h))));
-                    }
-                }
-                chunkenc::ValueType::None => break,
-            }
-        }
-        vt = it.next();
-    }
-    match it.err() {
-        Some(e) => Err(e.clone()),
-        None => Ok(()),
     }
 }
 

@@ -9,18 +9,17 @@
 
 use std::sync::{Arc, RwLock};
 
+use model::Labels;
 use model::matcher::Matcher;
-use model::{FloatHistogram, Histogram, Labels};
 use storage::query::{BoxedSeries, apply_limit};
 use storage::vec::Value;
 use storage::{
     LabelHints, Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet, StorageError,
-    ValueType,
 };
 
 use super::series::{ChunkLoc, MemSeries};
 use super::{Head, read};
-use crate::chunkenc::{self, ChunkIter, Encoding};
+use crate::chunkenc::{self, Encoding};
 use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
 use crate::index::postings::MemPostings;
 
@@ -140,78 +139,39 @@ fn snapshot(
     })
 }
 
-fn decode_into(
-    enc: Encoding,
-    bytes: &[u8],
-    mint: i64,
-    maxt: i64,
-    out: &mut Vec<(i64, Value)>,
-) -> Result<(), chunkenc::Error> {
-    let mut it = ChunkIter::new(enc, bytes)?;
-    let mut vt = it.seek(mint);
-    loop {
-        let t = it.at_t();
-        if vt == chunkenc::ValueType::None || t > maxt {
-            break;
-        }
-        match vt {
-            chunkenc::ValueType::Float => {
-                if let Some((t, v)) = it.at() {
-                    out.push((t, Value::Float(v)));
-                }
-            }
-            chunkenc::ValueType::Histogram => {
-                let mut h = Histogram::default();
-                if let Some(t) = it.at_histogram(&mut h) {
-                    out.push((t, Value::Histogram(Arc::new(h))));
-                }
-            }
-            chunkenc::ValueType::FloatHistogram => {
-                let mut h = FloatHistogram::default();
-                if let Some(t) = it.at_float_histogram(&mut h) {
-                    out.push((t, Value::FloatHistogram(Arc::new(h))));
-                }
-            }
-            chunkenc::ValueType::None => break,
-        }
-        vt = it.next();
-    }
-    match it.err() {
-        Some(e) => Err(e.clone()),
-        None => Ok(()),
-    }
-}
-
 impl HeadSeries {
     /// Decodes every captured sample in range, sorted by time.
     fn decode(&self) -> (Vec<(i64, Value)>, Option<StorageError>) {
         let mut out = Vec::new();
         let mut err = None;
         for c in &self.chunks {
-            let res =
-                match c {
-                    SnapChunk::Disk(r) => read(&self.mapper)
-                        .with_chunk(*r, |e, b| decode_into(e, b, self.mint, self.maxt, &mut out))
-                        .map_err(|e| StorageError::Corrupt {
-                            place: "chunks_head".into(),
+            let res = match c {
+                SnapChunk::Disk(r) => read(&self.mapper)
+                    .with_chunk(*r, |e, b| {
+                        chunkenc::decode_range(e, b, self.mint, self.maxt, |_| false, &mut out)
+                    })
+                    .map_err(|e| StorageError::Corrupt {
+                        place: "chunks_head".into(),
+                        reason: e.to_string(),
+                    })
+                    .and_then(|r| {
+                        r.map_err(|e| StorageError::Corrupt {
+                            place: format!("head chunk {:#x}", r_of(c)),
                             reason: e.to_string(),
                         })
-                        .and_then(|r| {
-                            r.map_err(|e| StorageError::Corrupt {
-                                place: format!("head chunk {:#x}", r_of(c)),
-                                reason: e.to_string(),
-                            })
-                        }),
-                    SnapChunk::Mem(e, b) => decode_into(*e, b, self.mint, self.maxt, &mut out)
+                    }),
+                SnapChunk::Mem(e, b) => {
+                    chunkenc::decode_range(*e, b, self.mint, self.maxt, |_| false, &mut out)
                         .map_err(|e| StorageError::Corrupt {
                             place: "head chunk".into(),
                             reason: e.to_string(),
-                        }),
-                    SnapChunk::Ooo(s) => {
-                        out.extend(s.iter().map(|&(t, v)| (t, Value::Float(v))));
-                        Ok(())
-                    }
-                };
+                        })
+                }
+                SnapChunk::Ooo(s) => {
+                    out.extend(s.iter().map(|&(t, v)| (t, Value::Float(v))));
+                    Ok(())
+                }
+            };
             if let Err(e) = res {
                 err = Some(e);
                 break;
@@ -293,93 +253,7 @@ impl Series for HeadSeries {
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
         let (samples, err) = self.decode();
-        Box::new(HeadIterator {
-            samples,
-            pos: None,
-            err,
-        })
-    }
-}
-
-/// Iterates a decoded series.
-struct HeadIterator {
-    samples: Vec<(i64, Value)>,
-    pos: Option<usize>,
-    err: Option<StorageError>,
-}
-
-impl HeadIterator {
-    fn current(&self) -> Option<&(i64, Value)> {
-        self.pos.and_then(|p| self.samples.get(p))
-    }
-
-    fn kind(&self) -> ValueType {
-        match self.current() {
-            None => ValueType::None,
-            Some((_, Value::Float(_))) => ValueType::Float,
-            Some((_, Value::Histogram(_))) => ValueType::Histogram,
-            Some((_, Value::FloatHistogram(_))) => ValueType::FloatHistogram,
-        }
-    }
-}
-
-impl SampleIterator for HeadIterator {
-    fn next(&mut self) -> ValueType {
-        self.pos = Some(self.pos.map_or(0, |p| (p + 1).min(self.samples.len())));
-        self.kind()
-    }
-
-    fn seek(&mut self, t: i64) -> ValueType {
-        if let Some((ct, _)) = self.current()
-            && *ct >= t
-        {
-            return self.kind();
-        }
-        let from = self.pos.unwrap_or(0).min(self.samples.len());
-        self.pos = Some(from + self.samples[from..].partition_point(|(st, _)| *st < t));
-        self.kind()
-    }
-
-    fn at(&self) -> (i64, f64) {
-        match self.current() {
-            Some((t, Value::Float(v))) => (*t, *v),
-            Some((t, _)) => (*t, f64::NAN),
-            None => (0, f64::NAN),
-        }
-    }
-
-    fn at_histogram(&self, into: &mut Histogram) -> i64 {
-        match self.current() {
-            Some((t, Value::Histogram(h))) => {
-                into.clone_from(h);
-                *t
-            }
-            Some((t, _)) => *t,
-            None => 0,
-        }
-    }
-
-    fn at_float_histogram(&self, into: &mut FloatHistogram) -> i64 {
-        match self.current() {
-            Some((t, Value::FloatHistogram(h))) => {
-                into.clone_from(h);
-                *t
-            }
-            Some((t, Value::Histogram(h))) => {
-                *into = h.to_float();
-                *t
-            }
-            Some((t, _)) => *t,
-            None => 0,
-        }
-    }
-
-    fn at_t(&self) -> i64 {
-        self.current().map_or(0, |(t, _)| *t)
-    }
-
-    fn err(&self) -> Option<StorageError> {
-        self.err.clone()
+        Box::new(storage::vec::OwnedIterator::new(samples, err))
     }
 }
 

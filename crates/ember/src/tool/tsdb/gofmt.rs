@@ -4,6 +4,8 @@
 //! cells, `time.ParseDuration` (for `--max-block-duration`), and the
 //! lowercase `syscall.Errno` texts of OS errors.
 
+use model::time::civil_from_days;
+
 /// `fmt.Sprintf("%g", v)`: the shortest digits that read back exactly, in
 /// `%e` form (exponent signed, at least two digits) when the decimal
 /// exponent is below -4 or at least 6 (Go's rule for shortest output),
@@ -134,21 +136,6 @@ pub(crate) fn format_unix_utc(secs: i64) -> String {
         sod / 60 % 60,
         sod % 60
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// `units.Base2Bytes(n).String()`: `2KiB3B`, `1MiB`, `0B`.
