@@ -80,16 +80,16 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
     let mut st = WorkerStats::default();
     // The worker's own view of its series: no stripe lock or reference
     // count per sample (a series is never removed during replay).
-    let mut known: RefMap<Arc<MemSeries>> = RefMap::default();
+    let mut known = RefPages::default();
     for batch in rx {
         for item in batch {
             let (r, t) = match &item {
                 Item::F(r, t, _) | Item::H(r, t, _) | Item::Fh(r, t, _) => (*r, *t),
             };
-            let s = match known.get(&r) {
+            let s = match known.get(r) {
                 Some(s) => s,
                 None => match head.series.get_by_ref(r) {
-                    Some(s) => known.entry(r).or_insert(s),
+                    Some(s) => known.insert(r, s),
                     None => {
                         st.unknown += 1;
                         continue;
@@ -112,6 +112,46 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
         }
     }
     st
+}
+
+/// Series by reference, in pages of 1024 indexed by `ref / 1024`:
+/// references are dense and samples of neighbouring series arrive together
+/// (a scrape's series were created together), so lookups walk memory in
+/// order where a hash table would jump; pages exist only where references
+/// do. References beyond 2^36 (never seen in practice) go to a map.
+#[derive(Default)]
+struct RefPages {
+    pages: Vec<Option<Box<[Option<Arc<MemSeries>>]>>>,
+    far: RefMap<Arc<MemSeries>>,
+}
+
+const PAGE: u64 = 1024;
+const MAX_PAGED: u64 = 1 << 36;
+
+impl RefPages {
+    #[inline]
+    fn get(&self, r: u64) -> Option<&Arc<MemSeries>> {
+        if r >= MAX_PAGED {
+            return self.far.get(&r);
+        }
+        self.pages
+            .get((r / PAGE) as usize)?
+            .as_ref()?
+            .get((r % PAGE) as usize)?
+            .as_ref()
+    }
+
+    fn insert(&mut self, r: u64, s: Arc<MemSeries>) -> &Arc<MemSeries> {
+        if r >= MAX_PAGED {
+            return self.far.entry(r).or_insert(s);
+        }
+        let p = (r / PAGE) as usize;
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+        }
+        let page = self.pages[p].get_or_insert_with(|| (0..PAGE).map(|_| None).collect());
+        page[(r % PAGE) as usize].insert(s)
+    }
 }
 
 fn worker_count(head: &Head) -> usize {
