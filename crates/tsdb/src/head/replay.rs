@@ -169,6 +169,8 @@ struct Router {
     bufs: Vec<Vec<Item>>,
     /// Series references the WAL defined twice for one label set.
     alias: HashMap<u64, u64>,
+    /// Reused decode buffer of sample records.
+    samples: Vec<record::RefSample>,
 }
 
 impl Router {
@@ -236,6 +238,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             txs,
             bufs: (0..n).map(|_| Vec::with_capacity(WORKER_BATCH)).collect(),
             alias: HashMap::new(),
+            samples: Vec::new(),
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
@@ -334,7 +337,13 @@ fn apply_record(
             for rs in out {
                 let r = rs.series.0;
                 let hash = rs.labels.stable_hash();
-                let (s, created) = head.get_or_create_series(hash, &rs.labels, Pin::No, || r);
+                // A series record is nearly always new: straight to creation
+                // (which looks the labels up again under the lock).
+                let (s, created) = {
+                    let mut p = super::write(&head.postings);
+                    head.series
+                        .get_or_create(hash, &rs.labels, Pin::No, || r, &mut p)
+                };
                 head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
                 stats.series += 1;
                 if !created {
@@ -362,13 +371,17 @@ fn apply_record(
             }
         }
         RecordType::Samples => {
-            let mut out = Vec::new();
+            // Fast path: the decode buffer is reused across records.
+            let mut out = std::mem::take(&mut router.samples);
+            out.clear();
             if let Err(e) = record::decode_samples(rec, &mut out) {
+                router.samples = out;
                 return bad(stats, e);
             }
-            for s in out {
+            for s in &out {
                 router.push(Item::F(router.resolve(s.series.0), s.t.0, s.v));
             }
+            router.samples = out;
         }
         RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples => {
             let mut out = Vec::new();
