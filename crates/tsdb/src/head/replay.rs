@@ -121,9 +121,12 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
 /// do. References beyond 2^36 (never seen in practice) go to a map.
 #[derive(Default)]
 struct RefPages {
-    pages: Vec<Option<Box<[Option<Arc<MemSeries>>]>>>,
+    pages: Vec<Option<Page>>,
     far: RefMap<Arc<MemSeries>>,
 }
+
+/// One page of [`RefPages`].
+type Page = Box<[Option<Arc<MemSeries>>]>;
 
 const PAGE: u64 = 1024;
 const MAX_PAGED: u64 = 1 << 36;
