@@ -176,9 +176,11 @@ impl XorChunk {
         self.w.into_bytes()
     }
 
-    /// Timestamp of the newest sample, `None` when empty.
+    /// Timestamp of the newest sample, `None` when empty. Fast path: from
+    /// the encoder state, without touching the bytes (`i64::MIN` marks an
+    /// empty chunk; no sample has that timestamp).
     pub fn last_t(&self) -> Option<i64> {
-        (self.num_samples() > 0).then_some(self.state.t)
+        (self.state.t != i64::MIN).then_some(self.state.t)
     }
 
     /// Number of samples.

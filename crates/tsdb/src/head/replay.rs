@@ -80,16 +80,16 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
     let mut st = WorkerStats::default();
     // The worker's own view of its series: no stripe lock or reference
     // count per sample (a series is never removed during replay).
-    let mut known: RefMap<Arc<MemSeries>> = RefMap::default();
+    let mut known = RefPages::default();
     for batch in rx {
         for item in batch {
             let (r, t) = match &item {
                 Item::F(r, t, _) | Item::H(r, t, _) | Item::Fh(r, t, _) => (*r, *t),
             };
-            let s = match known.get(&r) {
+            let s = match known.get(r) {
                 Some(s) => s,
                 None => match head.series.get_by_ref(r) {
-                    Some(s) => known.entry(r).or_insert(s),
+                    Some(s) => known.insert(r, s),
                     None => {
                         st.unknown += 1;
                         continue;
@@ -114,6 +114,49 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
     st
 }
 
+/// Series by reference, in pages of 1024 indexed by `ref / 1024`:
+/// references are dense and samples of neighbouring series arrive together
+/// (a scrape's series were created together), so lookups walk memory in
+/// order where a hash table would jump; pages exist only where references
+/// do. References beyond 2^36 (never seen in practice) go to a map.
+#[derive(Default)]
+struct RefPages {
+    pages: Vec<Option<Page>>,
+    far: RefMap<Arc<MemSeries>>,
+}
+
+/// One page of [`RefPages`].
+type Page = Box<[Option<Arc<MemSeries>>]>;
+
+const PAGE: u64 = 1024;
+const MAX_PAGED: u64 = 1 << 36;
+
+impl RefPages {
+    #[inline]
+    fn get(&self, r: u64) -> Option<&Arc<MemSeries>> {
+        if r >= MAX_PAGED {
+            return self.far.get(&r);
+        }
+        self.pages
+            .get((r / PAGE) as usize)?
+            .as_ref()?
+            .get((r % PAGE) as usize)?
+            .as_ref()
+    }
+
+    fn insert(&mut self, r: u64, s: Arc<MemSeries>) -> &Arc<MemSeries> {
+        if r >= MAX_PAGED {
+            return self.far.entry(r).or_insert(s);
+        }
+        let p = (r / PAGE) as usize;
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+        }
+        let page = self.pages[p].get_or_insert_with(|| (0..PAGE).map(|_| None).collect());
+        page[(r % PAGE) as usize].insert(s)
+    }
+}
+
 fn worker_count(head: &Head) -> usize {
     match head.opts.replay_workers {
         0 => std::thread::available_parallelism()
@@ -129,6 +172,8 @@ struct Router {
     bufs: Vec<Vec<Item>>,
     /// Series references the WAL defined twice for one label set.
     alias: HashMap<u64, u64>,
+    /// Reused decode buffer of sample records.
+    samples: Vec<record::RefSample>,
 }
 
 impl Router {
@@ -196,6 +241,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             txs,
             bufs: (0..n).map(|_| Vec::with_capacity(WORKER_BATCH)).collect(),
             alias: HashMap::new(),
+            samples: Vec::new(),
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
@@ -294,7 +340,13 @@ fn apply_record(
             for rs in out {
                 let r = rs.series.0;
                 let hash = rs.labels.stable_hash();
-                let (s, created) = head.get_or_create_series(hash, &rs.labels, Pin::No, || r);
+                // A series record is nearly always new: straight to creation
+                // (which looks the labels up again under the lock).
+                let (s, created) = {
+                    let mut p = super::write(&head.postings);
+                    head.series
+                        .get_or_create(hash, &rs.labels, Pin::No, || r, &mut p)
+                };
                 head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
                 stats.series += 1;
                 if !created {
@@ -322,13 +374,17 @@ fn apply_record(
             }
         }
         RecordType::Samples => {
-            let mut out = Vec::new();
+            // Fast path: the decode buffer is reused across records.
+            let mut out = std::mem::take(&mut router.samples);
+            out.clear();
             if let Err(e) = record::decode_samples(rec, &mut out) {
+                router.samples = out;
                 return bad(stats, e);
             }
-            for s in out {
+            for s in &out {
                 router.push(Item::F(router.resolve(s.series.0), s.t.0, s.v));
             }
+            router.samples = out;
         }
         RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples => {
             let mut out = Vec::new();

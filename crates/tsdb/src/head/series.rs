@@ -92,6 +92,10 @@ impl ChunkData {
     }
 }
 
+/// Bytes an open XOR chunk starts with: its first sample takes ~16
+/// (header, varint timestamp, 64-bit value), later ones 1–3 each.
+const XOR_START_CAPACITY: usize = 32;
+
 /// The open chunk.
 #[derive(Debug)]
 pub(crate) struct HeadChunk {
@@ -483,11 +487,13 @@ impl SeriesState {
         self.mmap_head(series_ref, ctx);
         let data = match enc {
             // `XorChunk::new` reserves 128 bytes; most series of a large
-            // head hold a few samples in their open chunk, so start from
-            // the bare 2-byte header and let the buffer grow (saves ~100
-            // bytes per series; an empty chunk always decodes).
+            // head hold a few samples in their open chunk, so start smaller
+            // and let the buffer grow by quarters (an empty chunk always
+            // decodes).
             Encoding::Xor => {
-                ChunkData::Xor(XorChunk::from_bytes(vec![0, 0]).unwrap_or_else(|_| XorChunk::new()))
+                let mut b = Vec::with_capacity(XOR_START_CAPACITY);
+                b.extend_from_slice(&[0, 0]);
+                ChunkData::Xor(XorChunk::from_bytes(b).unwrap_or_else(|_| XorChunk::new()))
             }
             Encoding::Histogram => ChunkData::Histogram(Box::default()),
             Encoding::FloatHistogram => ChunkData::FloatHistogram(Box::default()),
