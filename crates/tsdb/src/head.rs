@@ -40,6 +40,7 @@ pub mod series;
 pub mod stats;
 pub mod tombstones;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -168,6 +169,12 @@ pub struct Head {
     pub(crate) metadata: Mutex<std::collections::HashSet<Arc<model::Metadata>>>,
     /// Deletions found in the WAL on open, for the database to take.
     pub(crate) replayed_tombstones: Mutex<Vec<crate::record::RefTombstone>>,
+    /// WAL series references that replay found defining a label set a
+    /// lower reference already defined (a series that left the head and
+    /// came back before a restart), mapped to the reference the head uses.
+    /// Checkpoints keep their series records while the series is in the
+    /// head: samples logged under them may still be in the WAL.
+    pub(crate) wal_aliases: Mutex<HashMap<u64, u64>>,
 }
 
 impl std::fmt::Debug for Head {
@@ -250,6 +257,7 @@ impl Head {
             metrics: HeadMetrics::default(),
             exemplars: Mutex::new(ExemplarStorage::new(opts.max_exemplars)),
             replayed_tombstones: Mutex::new(Vec::new()),
+            wal_aliases: Mutex::new(HashMap::new()),
             metadata: Mutex::new(Default::default()),
             dir,
             opts,

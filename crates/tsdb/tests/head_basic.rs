@@ -469,3 +469,42 @@ fn append_by_reference() {
     );
     app.rollback();
 }
+
+/// A series that leaves the head (garbage-collected) and comes back gets a
+/// second WAL reference for the same labels. After a restart the head
+/// knows it by the first; a later checkpoint must still keep the second
+/// reference's series record, or the samples logged under it (kept in the
+/// checkpoint) are lost on the restart after that.
+#[test]
+fn a_series_that_left_and_came_back_survives_two_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = HeadOptions::default();
+    let a = labels("up", "a");
+    let b = labels("up", "b");
+    {
+        let head = open(dir.path(), &opts);
+        append_floats(&head, &a, [(1000, 1.0)]);
+        append_floats(&head, &b, [(1000, 1.0), (6000, 6.0)]);
+        // `a` has nothing at or after 5000: collected.
+        head.truncate(5000).expect("truncate");
+        assert_eq!(
+            floats(&head, 0, i64::MAX, &[Matcher::equal("job", "a")]),
+            []
+        );
+        // Back, under a new reference.
+        append_floats(&head, &a, [(6000, 6.0), (7000, 7.0)]);
+        head.close().expect("close");
+    }
+    {
+        let head = open(dir.path(), &opts);
+        append_floats(&head, &a, [(8000, 8.0)]);
+        // Checkpoints the segments holding both series records of `a`;
+        // its samples at 6000 and 7000 stay in the checkpoint.
+        let stats = head.truncate(5500).expect("truncate");
+        assert!(stats.checkpoint.is_some(), "{stats:?}");
+        head.close().expect("close");
+    }
+    let head = open(dir.path(), &opts);
+    let got = floats(&head, 5500, i64::MAX, &[Matcher::equal("job", "a")]);
+    assert_eq!(got, [(a, vec![(6000, 6.0), (7000, 7.0), (8000, 8.0)])]);
+}

@@ -125,7 +125,16 @@ impl Head {
                 self.metrics
                     .checkpoint_creations
                     .fetch_add(1, Ordering::Relaxed);
-                let keep = |r: HeadSeriesRef| self.series.get_by_ref(r.0).is_some();
+                // Aliases whose series left the head are forgotten; the
+                // others keep their series records (see `wal_aliases`).
+                let aliases = {
+                    let mut a = lock(&self.wal_aliases);
+                    a.retain(|_, to| self.series.get_by_ref(*to).is_some());
+                    a.clone()
+                };
+                let keep = |r: HeadSeriesRef| {
+                    self.series.get_by_ref(r.0).is_some() || aliases.contains_key(&r.0)
+                };
                 let res = wal::checkpoint(
                     &dir,
                     first,

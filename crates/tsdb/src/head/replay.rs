@@ -246,6 +246,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
         });
+        *super::lock(&head.wal_aliases) = std::mem::take(&mut router.alias);
         router.finish();
         let ws = handles
             .into_iter()
