@@ -136,6 +136,46 @@ impl Labels {
         }
     }
 
+    /// A label set from its packed form ([`Labels::as_bytes`]: each name
+    /// and value as a LEB128 length and UTF-8 bytes, names strictly
+    /// ascending), the way Prometheus's WAL series records and the index
+    /// store them; one allocation. `None` if `bytes` is not exactly that
+    /// (a non-minimal length, bad UTF-8, names out of order or repeated).
+    pub fn from_packed(bytes: &[u8]) -> Option<Labels> {
+        fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a str> {
+            let mut len = 0usize;
+            let mut shift = 0;
+            loop {
+                let c = *b.get(*pos)?;
+                *pos += 1;
+                if shift >= usize::BITS - 7 || (c == 0 && shift > 0) {
+                    return None; // Too long, or not minimal.
+                }
+                len |= usize::from(c & 0x7f) << shift;
+                if c < 0x80 {
+                    break;
+                }
+                shift += 7;
+            }
+            let s = b.get(*pos..pos.checked_add(len)?)?;
+            *pos += len;
+            std::str::from_utf8(s).ok()
+        }
+        let mut pos = 0;
+        let mut prev: Option<&str> = None;
+        while pos < bytes.len() {
+            let name = next(bytes, &mut pos)?;
+            next(bytes, &mut pos)?;
+            if prev.is_some_and(|p| p >= name) {
+                return None;
+            }
+            prev = Some(name);
+        }
+        Some(Labels {
+            buf: Arc::from(bytes),
+        })
+    }
+
     /// Iterates over the pairs in ascending name order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
@@ -181,10 +221,13 @@ impl Labels {
         &self.buf
     }
 
-    /// A 64-bit hash of the pairs, stable across runs and platforms
-    /// (FNV-1a over the packed bytes). Not Prometheus's xxhash.
+    /// A 64-bit hash of the pairs, stable across runs and platforms (a
+    /// word-at-a-time multiply-rotate hash of the packed bytes, finished
+    /// with MurmurHash3's avalanche so that every bit, low ones included,
+    /// depends on every input bit). Not Prometheus's xxhash; never
+    /// persisted.
     pub fn stable_hash(&self) -> u64 {
-        fnv1a(&self.buf)
+        hash_bytes(&self.buf)
     }
 
     /// Heap bytes owned by this value when it is the only reference.
@@ -200,14 +243,28 @@ impl Labels {
     }
 }
 
-/// FNV-1a, 64 bit.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
+/// See [`Labels::stable_hash`].
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(a)).wrapping_mul(K);
     }
-    h
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut a = [0u8; 8];
+        a[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(a)).wrapping_mul(K);
+    }
+    // MurmurHash3's fmix64.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 impl PartialEq for Labels {

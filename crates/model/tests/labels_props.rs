@@ -87,6 +87,14 @@ proptest! {
     }
 
     #[test]
+    fn packed_form_round_trips(p in pairs()) {
+        let a = Labels::from_pairs(model_of(&p));
+        let back = Labels::from_packed(a.as_bytes());
+        prop_assert_eq!(back.as_ref(), Some(&a));
+        prop_assert_eq!(back.map(|b| b.stable_hash()), Some(a.stable_hash()));
+    }
+
+    #[test]
     fn equality_hash_and_order_follow_the_pairs(p in pairs(), q in pairs()) {
         let a = Labels::from_pairs(model_of(&p));
         let b = Labels::from_pairs(model_of(&q));
@@ -129,5 +137,25 @@ proptest! {
         m.retain(|n, _| n.len() % 2 == 0);
         prop_assert_eq!(b.labels(), Labels::from_pairs(m.iter()));
         prop_assert_eq!(want.to_builder().labels(), want);
+    }
+}
+
+/// Only the exact packed form is taken: anything else would make equal
+/// label sets unequal bytes.
+#[test]
+fn packed_form_rejects_what_is_not_canonical() {
+    let ok = Labels::from_pairs([("a", "1"), ("b", "2")]);
+    assert_eq!(ok.as_bytes(), b"\x01a\x011\x01b\x012");
+    assert!(Labels::from_packed(b"").is_some_and(|l| l.is_empty()));
+    for bad in [
+        &b"\x81\x00a\x011"[..],                          // non-minimal length
+        b"\x01b\x011\x01a\x012",                         // names out of order
+        b"\x01a\x011\x01a\x012",                         // repeated name
+        b"\x01a\x02\xff\xfe",                            // invalid UTF-8
+        b"\x01a\x051",                                   // truncated value
+        b"\x01a",                                        // name without value
+        b"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", // varint too long
+    ] {
+        assert_eq!(Labels::from_packed(bad), None, "{bad:?}");
     }
 }

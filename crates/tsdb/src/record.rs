@@ -288,6 +288,19 @@ pub(crate) fn encode_labels(out: &mut Vec<u8>, labels: &Labels) {
 
 pub(crate) fn decode_labels(d: &mut Dec<'_>) -> Result<Labels, DecodeError> {
     let n = d.count("label count", 2)?;
+    // Fast path: the record holds the pairs in `Labels`' packed form.
+    let start = d.pos();
+    let mut framed = true;
+    for _ in 0..2 * n {
+        if d.bytes().is_err() {
+            framed = false;
+            break;
+        }
+    }
+    if framed && let Some(l) = Labels::from_packed(d.since(start)) {
+        return Ok(l);
+    }
+    d.rewind(start);
     let mut sorted = true;
     let mut borrowed: Vec<(&str, &str)> = Vec::with_capacity(n);
     for _ in 0..n {

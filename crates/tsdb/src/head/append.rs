@@ -198,7 +198,7 @@ impl HeadAppender<'_> {
         }
         if let Some(&i) = self.index.get(&s.series_ref) {
             // Already in the batch (and now pinned twice).
-            s.pending.fetch_sub(1, Ordering::AcqRel);
+            s.unpin();
             let p = &mut self.pending[i as usize];
             if p.labels.is_none() {
                 p.labels = Some(labels.clone());
@@ -404,7 +404,7 @@ impl HeadAppender<'_> {
         }
         self.done = true;
         for p in &self.pending {
-            p.series.pending.fetch_sub(1, Ordering::AcqRel);
+            p.series.unpin();
         }
         let m = &self.head.metrics;
         for k in 0..2 {
@@ -482,7 +482,7 @@ impl HeadAppender<'_> {
             .pending
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.used && !p.series.logged.load(Ordering::Acquire))
+            .filter(|(_, p)| p.used && !p.series.logged())
             .map(|(i, p)| RefSeries {
                 series: HeadSeriesRef(p.series.series_ref),
                 labels: self.labels_of(i),
@@ -557,7 +557,7 @@ impl HeadAppender<'_> {
         }
         for p in &self.pending {
             if p.used {
-                p.series.logged.store(true, Ordering::Release);
+                p.series.set_logged();
             }
         }
         self.apply(&kinds);

@@ -64,7 +64,7 @@ impl Head {
         write(&self.postings).delete_series(&dead);
         stats.series_removed = dead.len() as u64;
         if !dead.is_empty() {
-            self.series.shrink(&read(&self.postings));
+            self.series.shrink();
         }
         drop(dead);
         // The removed series may have held the last users of some metadata.

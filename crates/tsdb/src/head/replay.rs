@@ -58,6 +58,9 @@ pub struct ReplayStats {
 }
 
 enum Item {
+    /// A series replay created: the worker's own map learns it without a
+    /// lookup in the head's stripes.
+    New(u64, Arc<MemSeries>),
     F(u64, i64, f64),
     H(u64, i64, Box<Histogram>),
     Fh(u64, i64, Box<FloatHistogram>),
@@ -72,46 +75,197 @@ struct WorkerStats {
 }
 
 fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
-    let ctx = ApplyCtx {
-        policy: head.policy,
-        mapper: &head.mapper,
-        ooo_cap: head.opts.out_of_order_cap,
+    let mut w = Worker {
+        head,
+        ctx: ApplyCtx {
+            policy: head.policy,
+            mapper: &head.mapper,
+            ooo_cap: head.opts.out_of_order_cap,
+        },
+        st: WorkerStats::default(),
+        known: RefPages::default(),
+        floats: Vec::new(),
+        scratch: Vec::new(),
     };
-    let mut st = WorkerStats::default();
-    // The worker's own view of its series: no stripe lock or reference
-    // count per sample (a series is never removed during replay).
-    let mut known = RefPages::default();
     for batch in rx {
         for item in batch {
-            let (r, t) = match &item {
-                Item::F(r, t, _) | Item::H(r, t, _) | Item::Fh(r, t, _) => (*r, *t),
-            };
-            let s = match known.get(r) {
-                Some(s) => s,
-                None => match head.series.get_by_ref(r) {
-                    Some(s) => known.insert(r, s),
-                    None => {
-                        st.unknown += 1;
-                        continue;
-                    }
-                },
-            };
-            let sample = match &item {
-                Item::F(_, _, v) => Sample::Float(*v),
-                Item::H(_, _, h) => Sample::Histogram(h),
-                Item::Fh(_, _, h) => Sample::FloatHistogram(h),
-            };
-            match s.lock().apply(r, t, &sample, false, &ctx) {
-                Applied::Appended { cut } => {
-                    st.samples += 1;
-                    st.chunks += u64::from(cut);
+            match item {
+                Item::New(r, s) => {
+                    w.known.insert(r, s);
                 }
-                Applied::OutOfOrder => st.samples += 1,
-                Applied::Duplicate | Applied::Rejected(_) => st.dropped += 1,
+                Item::F(r, t, v) => {
+                    w.floats.push(FloatItem { r, t, v });
+                    if w.floats.len() >= FLOAT_WINDOW {
+                        w.flush_floats();
+                    }
+                }
+                Item::H(r, t, h) => {
+                    // A series' samples go in WAL order: deferred floats first.
+                    w.flush_floats();
+                    w.apply_one(r, t, &Sample::Histogram(&h));
+                }
+                Item::Fh(r, t, h) => {
+                    w.flush_floats();
+                    w.apply_one(r, t, &Sample::FloatHistogram(&h));
+                }
             }
         }
     }
-    st
+    w.flush_floats();
+    w.st
+}
+
+/// Float samples a worker collects before applying them series by series.
+/// Applying them in WAL order touches a different series (its state and
+/// open chunk, both far apart in memory) with every sample; sorted by
+/// reference (stable, so each series keeps WAL order) the series are
+/// visited once per window, in the order they were allocated.
+const FLOAT_WINDOW: usize = 1 << 21;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FloatItem {
+    r: u64,
+    t: i64,
+    v: f64,
+}
+
+struct Worker<'a> {
+    head: &'a Head,
+    ctx: ApplyCtx<'a>,
+    st: WorkerStats,
+    /// The worker's own view of its series: no stripe lock or reference
+    /// count per sample (a series is never removed during replay).
+    known: RefPages,
+    floats: Vec<FloatItem>,
+    scratch: Vec<FloatItem>,
+}
+
+impl Worker<'_> {
+    fn series(&mut self, r: u64) -> Option<Arc<MemSeries>> {
+        if let Some(s) = self.known.get(r) {
+            return Some(Arc::clone(s));
+        }
+        let s = self.head.series.get_by_ref(r)?;
+        Some(Arc::clone(self.known.insert(r, s)))
+    }
+
+    fn count(&mut self, a: Applied) {
+        match a {
+            Applied::Appended { cut } => {
+                self.st.samples += 1;
+                self.st.chunks += u64::from(cut);
+            }
+            Applied::OutOfOrder => self.st.samples += 1,
+            Applied::Duplicate | Applied::Rejected(_) => self.st.dropped += 1,
+        }
+    }
+
+    fn apply_one(&mut self, r: u64, t: i64, sample: &Sample<'_>) {
+        let Some(s) = self.series(r) else {
+            self.st.unknown += 1;
+            return;
+        };
+        let a = s.lock().apply(r, t, sample, false, &self.ctx);
+        self.count(a);
+    }
+
+    fn flush_floats(&mut self) {
+        if self.floats.is_empty() {
+            return;
+        }
+        sort_by_ref(&mut self.floats, &mut self.scratch);
+        let floats = std::mem::take(&mut self.floats);
+        for group in floats.chunk_by(|a, b| a.r == b.r) {
+            let r = group[0].r;
+            let Some(s) = self.series(r) else {
+                self.st.unknown += group.len() as u64;
+                continue;
+            };
+            let mut st = s.lock();
+            for f in group {
+                let a = st.apply(r, f.t, &Sample::Float(f.v), false, &self.ctx);
+                self.count(a);
+            }
+        }
+        self.floats = floats;
+        self.floats.clear();
+    }
+}
+
+/// Stable sort of `items` by reference (`scratch` is reused between
+/// calls): one scatter pass on the top 8 bits of the span of references
+/// present (256 output streams stay within the TLB), then each bucket,
+/// small enough for the cache, by a counting pass on the rest.
+fn sort_by_ref(items: &mut Vec<FloatItem>, scratch: &mut Vec<FloatItem>) {
+    const TOP: u32 = 8;
+    const LOW_MAX: u32 = 12;
+    let (lo, hi) = items
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), f| (lo.min(f.r), hi.max(f.r)));
+    let span = hi.saturating_sub(lo);
+    if span == 0 {
+        return;
+    }
+    let bits = 64 - span.leading_zeros();
+    scratch.clear();
+    scratch.resize(items.len(), FloatItem::default());
+    if bits <= LOW_MAX {
+        counting_pass(items, scratch, lo, 0, bits);
+        std::mem::swap(items, scratch);
+        return;
+    }
+    let low = bits.saturating_sub(TOP);
+    let mut starts = [0usize; 1 << TOP];
+    for f in items.iter() {
+        starts[((f.r - lo) >> low) as usize] += 1;
+    }
+    let mut sum = 0;
+    for c in starts.iter_mut() {
+        let n = *c;
+        *c = sum;
+        sum += n;
+    }
+    let bounds = starts;
+    for f in items.iter() {
+        let d = ((f.r - lo) >> low) as usize;
+        scratch[starts[d]] = *f;
+        starts[d] += 1;
+    }
+    // `starts[d]` is now the end of bucket `d`.
+    for d in 0..bounds.len() {
+        let (a, b) = (bounds[d], starts[d]);
+        if b - a < 2 {
+            items[a..b].copy_from_slice(&scratch[a..b]);
+        } else if low <= LOW_MAX {
+            counting_pass(&scratch[a..b], &mut items[a..b], lo, 0, low);
+        } else {
+            // References too sparse for a counting pass (rare).
+            items[a..b].copy_from_slice(&scratch[a..b]);
+            items[a..b].sort_by_key(|f| f.r);
+        }
+    }
+}
+
+/// Stable counting sort of `src` into `dst` by bits `shift..shift + bits`
+/// of `r - lo` (at most 12 bits: the counts stay in the cache).
+fn counting_pass(src: &[FloatItem], dst: &mut [FloatItem], lo: u64, shift: u32, bits: u32) {
+    let mask = (1usize << bits) - 1;
+    let digit = |f: &FloatItem| (((f.r - lo) >> shift) as usize) & mask;
+    let mut counts = vec![0usize; mask + 1];
+    for f in src {
+        counts[digit(f)] += 1;
+    }
+    let mut sum = 0;
+    for c in counts.iter_mut() {
+        let n = *c;
+        *c = sum;
+        sum += n;
+    }
+    for f in src {
+        let d = digit(f);
+        dst[counts[d]] = *f;
+        counts[d] += 1;
+    }
 }
 
 /// Series by reference, in pages of 1024 indexed by `ref / 1024`:
@@ -179,7 +333,7 @@ struct Router {
 impl Router {
     fn push(&mut self, item: Item) {
         let r = match &item {
-            Item::F(r, ..) | Item::H(r, ..) | Item::Fh(r, ..) => *r,
+            Item::New(r, _) | Item::F(r, ..) | Item::H(r, ..) | Item::Fh(r, ..) => *r,
         };
         let n = self.txs.len();
         let w = (r as usize) % n;
@@ -356,7 +510,8 @@ fn apply_record(
                     }
                     continue;
                 }
-                s.logged.store(true, Ordering::Relaxed);
+                s.set_logged();
+                router.push(Item::New(r, Arc::clone(&s)));
                 if let Some(mut cs) = mmapped.remove(&r) {
                     cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
                     let mut st = s.lock();
@@ -505,4 +660,45 @@ fn replay_wbl(head: &Head, stats: &mut ReplayStats) -> Result<(), Error> {
     })?;
     stats.wbl_segment_maxt = seg_maxt;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FloatItem, sort_by_ref};
+
+    /// The sort is stable and by reference whatever the span: tiny, dense
+    /// (one counting pass), wide (scatter, then counting passes) and sparse
+    /// (scatter, then comparison sorts).
+    #[test]
+    fn sort_by_ref_is_a_stable_sort() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut scratch = Vec::new();
+        for (n, span) in [
+            (1, 1),
+            (50, 3),
+            (5000, 4000),
+            (100_000, 1 << 20),
+            (20_000, 1 << 40),
+        ] {
+            let base = next() % (1 << 20);
+            let mut items: Vec<FloatItem> = (0..n)
+                .map(|i| FloatItem {
+                    r: base + next() % span,
+                    t: i as i64,
+                    v: 0.0,
+                })
+                .collect();
+            let mut want = items.clone();
+            want.sort_by_key(|f| f.r);
+            sort_by_ref(&mut items, &mut scratch);
+            let key = |v: &[FloatItem]| v.iter().map(|f| (f.r, f.t)).collect::<Vec<_>>();
+            assert_eq!(key(&items), key(&want), "n {n}, span {span}");
+        }
+    }
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use hashbrown::HashTable;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use model::{FloatHistogram, Histogram, Labels, Metadata};
@@ -32,12 +32,49 @@ pub struct MemSeries {
     /// Its labels, as pair ids of the head's postings index
     /// ([`super::Head::series_labels`] turns them into [`Labels`]).
     pub(crate) labels: LabelRefs,
-    /// Whether a series record for it is in the WAL.
-    pub(crate) logged: AtomicBool,
-    /// Appenders holding uncommitted samples for it (it is not collected
-    /// while this is non-zero).
-    pub(crate) pending: AtomicU32,
+    /// Bit 31: a series record for it is in the WAL. Bits 0–30: appenders
+    /// holding uncommitted samples for it (it is not collected while they
+    /// are non-zero).
+    flags: AtomicU32,
+    /// The upper half of its labels' hash: the series-by-labels tables
+    /// rehash with it when they grow (recomputing the hash from the index
+    /// costs a string walk per series).
+    hash_hi: u32,
     pub(crate) state: Mutex<SeriesState>,
+}
+
+const LOGGED: u32 = 1 << 31;
+
+impl MemSeries {
+    /// Whether a series record for it is in the WAL.
+    pub(crate) fn logged(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & LOGGED != 0
+    }
+
+    pub(crate) fn set_logged(&self) {
+        self.flags.fetch_or(LOGGED, Ordering::AcqRel);
+    }
+
+    /// One appender more holds uncommitted samples for it.
+    pub(crate) fn pin(&self) {
+        self.flags.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One appender less holds uncommitted samples for it.
+    pub(crate) fn unpin(&self) {
+        self.flags.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn pinned(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & !LOGGED != 0
+    }
+}
+
+/// The hash a series-by-labels table files a labels hash under (from its
+/// upper half, which the stripe choice, taken from the lower bits, leaves
+/// varied).
+fn table_hash(hash_hi: u32) -> u64 {
+    mix(u64::from(hash_hi))
 }
 
 impl std::fmt::Debug for MemSeries {
@@ -683,7 +720,7 @@ pub(crate) enum Pin {
 
 fn pin(s: &Arc<MemSeries>, p: Pin) -> Arc<MemSeries> {
     if p == Pin::Yes {
-        s.pending.fetch_add(1, Ordering::AcqRel);
+        s.pin();
     }
     Arc::clone(s)
 }
@@ -732,7 +769,9 @@ impl StripeSeries {
         p: Pin,
     ) -> Option<Arc<MemSeries>> {
         read(self.hash_stripe(hash))
-            .find(mix(hash), |s| postings.labels_eq(&s.labels, labels))
+            .find(table_hash((hash >> 32) as u32), |s| {
+                postings.labels_eq(&s.labels, labels)
+            })
             .map(|s| pin(s, p))
     }
 
@@ -749,21 +788,19 @@ impl StripeSeries {
         postings: &mut MemPostings,
     ) -> (Arc<MemSeries>, bool) {
         let mut hs = write(self.hash_stripe(hash));
-        if let Some(s) = hs.find(mix(hash), |s| postings.labels_eq(&s.labels, labels)) {
+        let th = table_hash((hash >> 32) as u32);
+        if let Some(s) = hs.find(th, |s| postings.labels_eq(&s.labels, labels)) {
             return (pin(s, p), false);
         }
         let series_ref = new_ref();
         let s = Arc::new(MemSeries {
             series_ref,
             labels: postings.add(series_ref, labels),
-            logged: AtomicBool::new(false),
-            pending: AtomicU32::new(u32::from(p == Pin::Yes)),
+            flags: AtomicU32::new(u32::from(p == Pin::Yes)),
+            hash_hi: (hash >> 32) as u32,
             state: Mutex::new(SeriesState::default()),
         });
-        let idx: &MemPostings = postings;
-        hs.insert_unique(mix(hash), Arc::clone(&s), |x| {
-            mix(idx.labels_hash(&x.labels))
-        });
+        hs.insert_unique(th, Arc::clone(&s), |x| table_hash(x.hash_hi));
         // Lock order: hash stripe, then reference stripe (as in `remove_if`).
         write(self.ref_stripe(series_ref))
             .insert_unique(mix(series_ref), Arc::clone(&s), |x| mix(x.series_ref));
@@ -795,7 +832,7 @@ impl StripeSeries {
             hs.retain(|s| {
                 let r = s.series_ref;
                 let mut rs = write(self.ref_stripe(r));
-                if s.pending.load(Ordering::Acquire) != 0 || !dead(s) {
+                if s.pinned() || !dead(s) {
                     return true;
                 }
                 if let Ok(e) = rs.find_entry(mix(r), |x| x.series_ref == r) {
@@ -809,13 +846,12 @@ impl StripeSeries {
         removed
     }
 
-    /// Gives back table memory after many removals (`postings`: the head's
-    /// index, read-locked by the caller, to hash series again).
-    pub(crate) fn shrink(&self, postings: &MemPostings) {
+    /// Gives back table memory after many removals.
+    pub(crate) fn shrink(&self) {
         for hs in self.hashes.iter() {
             let mut hs = write(hs);
             if hs.capacity() > 4 * hs.len() + 16 {
-                hs.shrink_to_fit(|x| mix(postings.labels_hash(&x.labels)));
+                hs.shrink_to_fit(|x| table_hash(x.hash_hi));
             }
         }
         for rs in self.refs.iter() {

@@ -152,6 +152,22 @@ impl<'a> Dec<'a> {
         Ok(n as usize)
     }
 
+    /// The read position.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Moves the read position back to `pos` (from [`Dec::pos`]).
+    pub(crate) fn rewind(&mut self, pos: usize) {
+        debug_assert!(pos <= self.pos);
+        self.pos = pos;
+    }
+
+    /// The bytes from `start` (from [`Dec::pos`]) to the read position.
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        &self.b[start..self.pos]
+    }
+
     /// A uvarint-length-prefixed byte string.
     pub(crate) fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let start = self.pos;
