@@ -26,12 +26,14 @@ use crate::chunkenc::{
 use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
 
 /// One series of the head.
+///
+/// `repr(C)`: the fields a lookup by reference touches (the reference it
+/// compares, the pin count it raises) come first, next to the `Arc`'s
+/// counts, so an append's lookup misses the cache once, not twice.
+#[repr(C)]
 pub struct MemSeries {
     /// Its reference (the WAL's `HeadSeriesRef`).
     pub series_ref: u64,
-    /// Its labels, as pair ids of the head's postings index
-    /// ([`super::Head::series_labels`] turns them into [`Labels`]).
-    pub(crate) labels: LabelRefs,
     /// Bit 31: a series record for it is in the WAL. Bits 0–30: appenders
     /// holding uncommitted samples for it (it is not collected while they
     /// are non-zero).
@@ -40,6 +42,9 @@ pub struct MemSeries {
     /// rehash with it when they grow (recomputing the hash from the index
     /// costs a string walk per series).
     hash_hi: u32,
+    /// Its labels, as pair ids of the head's postings index
+    /// ([`super::Head::series_labels`] turns them into [`Labels`]).
+    pub(crate) labels: LabelRefs,
     pub(crate) state: Mutex<SeriesState>,
 }
 
