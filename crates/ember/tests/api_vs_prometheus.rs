@@ -937,12 +937,10 @@ fn cases(cx: &Cx, config_file: PathBuf, good_config: String) -> Vec<Case> {
             .known(LIMIT_3X, Undo::Ignored("limit", |e| truncated(e, 1))),
         get("query_stats", u(q, &[("query", "sum_over_time(rw_requests_total[1m])"), ("time", "{T+127}"), ("stats", "all")]))
             .mode(Mode::Masked(&["timings"]))
-            .known(STATS_SAMPLES_READ, Undo::Json(|v| remove_keys(&mut v["data"]["stats"], &["samplesRead"])))
-            .known(STATS_PEAK, Undo::Mask(&["peakSamples"])),
+            .known(STATS_SAMPLES_READ, Undo::Json(|v| remove_keys(&mut v["data"]["stats"], &["samplesRead"]))),
         get("query_stats_instant", u(q, &[("query", "rw_requests_total"), ("time", "{T+300}"), ("stats", "true")]))
             .mode(Mode::Masked(&["timings"]))
-            .known(STATS_SAMPLES_READ, Undo::Json(|v| remove_keys(&mut v["data"]["stats"], &["samplesRead"])))
-            .known(STATS_QUERYABLE, Undo::Json(|v| v["data"]["stats"]["samples"]["totalQueryableSamples"] = 2.into())),
+            .known(STATS_SAMPLES_READ, Undo::Json(|v| remove_keys(&mut v["data"]["stats"], &["samplesRead"]))),
         get("error_parse", u(q, &[("query", "sum(up"), ("time", "{T}")])),
         get("error_parse_empty", u(q, &[("time", "{T}")]))
             .known("3.x reports an empty query at `unknown position`, 2.42 at `1:1`", Undo::Text("unknown position: parse error", "1:1: parse error")),
@@ -1204,14 +1202,6 @@ fn sort_series(v: &mut Value) {
 }
 
 const STATS_SAMPLES_READ: &str = "3.x added `samplesRead` to the query statistics";
-
-const STATS_QUERYABLE: &str = "limitation: Ember's engine counts every sample it decoded in the \
-     lookback window as `totalQueryableSamples` (20 per series here); Prometheus counts the one \
-     sample per series an instant selector uses (engine statistics, crates/promql)";
-
-const STATS_PEAK: &str = "limitation: for this range function Ember's engine reports \
-     `peakSamples` 5, Prometheus 6: the engines count the points held at once differently \
-     (engine statistics, crates/promql)";
 
 const TSDB_MEMORY: &str = "`memoryInBytesByLabelName` uses 3.x's `labels.SizeOfLabels` (2.52, \
      #13880: name and value sizes times series); 2.42 summed the lengths of distinct values";

@@ -132,7 +132,6 @@ pub(crate) fn load(
             drop_name: false,
         });
     }
-    ev.ctx.total_samples.set(ev.ctx.total_samples.get() + total);
     Ok(out)
 }
 
@@ -299,16 +298,22 @@ pub(crate) fn eval_vector_selector(ev: &mut Evaluator<'_>, vs: &VectorSelector) 
             metric: s.labels,
             ..Default::default()
         };
-        for ts in ev.steps() {
+        for (step, ts) in ev.steps().enumerate() {
             let r = at.unwrap_or(ts) - offset;
             if let Some((_, v)) = lookup(&s.samples, r, lookback) {
+                // With `@` the selector is step-invariant: Prometheus reads
+                // it once and repeats it at every step.
+                let read = at.is_none() || step == 0;
                 match v {
                     SVal::F(f) => {
                         ev.ctx.alloc(1)?;
+                        ev.stats.add(step, 1, read);
                         ser.floats.push(FPoint { t: ts, f: *f });
                     }
                     SVal::H(h) => {
-                        ev.ctx.alloc(hist_size(h))?;
+                        let n = hist_size(h);
+                        ev.ctx.alloc(n)?;
+                        ev.stats.add(step, n, read);
                         ser.histograms.push(HPoint {
                             t: ts,
                             h: h.clone(),
