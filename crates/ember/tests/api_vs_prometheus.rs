@@ -32,7 +32,7 @@
 //! Besides the `Known` entries, the endpoint-specific comparisons carry
 //! their own documented lists: `CONFIG_ONLY_EMBER` (3.x configuration
 //! fields), `FLAGS_ONLY_EMBER` and `FLAG_VALUES_DIFFER`,
-//! `METRICS_ONLY_EMBER` (3.x and Ember-only self-metrics; 2.42's Go
+//! `METRICS_ONLY_EMBER` (3.x self-metrics; 2.42's Go
 //! runtime, rule, notifier and discovery families Ember lacks are a
 //! limitation), and the reload error's decoder wording.
 //!
@@ -1530,7 +1530,8 @@ fn compare_federate_scraped(p: &Resp, e: &Resp) -> Result<(), String> {
     Ok(())
 }
 
-/// Families of `/metrics` Ember exposes that 2.42 does not, with the reason.
+/// Families of `/metrics` Ember exposes that 2.42 does not, with the reason
+/// (each a 3.x addition).
 const METRICS_ONLY_EMBER: &[(&str, &str)] = &[
     (
         "prometheus_api_remote_write_invalid_labels_samples_total",
@@ -1555,10 +1556,6 @@ const METRICS_ONLY_EMBER: &[(&str, &str)] = &[
     (
         "prometheus_tsdb_wal_record_parts_bytes_written_total",
         "3.x (tsdb/wlog/wlog.go)",
-    ),
-    (
-        "prometheus_target_sync_total",
-        "Ember's own (crates/scrape): syncs per pool; Prometheus has the `prometheus_target_sync_length_seconds` summary",
     ),
 ];
 
@@ -1589,11 +1586,57 @@ fn compare_metrics(p: &Resp, e: &Resp) -> Result<(), String> {
             _ => {}
         }
     }
+    // Families whose series must also agree: names, label names and
+    // `quantile` values (not the values, which are timings and counts).
+    for family in SAME_SERIES {
+        let (a, b) = (series_shapes(p, family), series_shapes(e, family));
+        if a.is_empty() || a != b {
+            diffs.push(format!("{family} series: {a:?} vs {b:?}"));
+        }
+    }
     if diffs.is_empty() {
         Ok(())
     } else {
         Err(diffs.join("; "))
     }
+}
+
+/// Families of `/metrics` whose series shapes are compared too.
+const SAME_SERIES: &[&str] = &[
+    "prometheus_target_scrape_pool_sync_total",
+    "prometheus_target_sync_failed_total",
+    "prometheus_target_sync_length_seconds",
+];
+
+/// The series of `family` in a text exposition, as the sample name plus
+/// label names (and the value of `quantile` and `scrape_job`).
+fn series_shapes(r: &Resp, family: &str) -> BTreeSet<String> {
+    r.text()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s))
+        .filter(|s| {
+            s.strip_prefix(family)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['{', '_']))
+        })
+        .map(|s| {
+            let (name, labels) = s.split_once('{').unwrap_or((s, "}"));
+            let labels: Vec<String> = labels
+                .trim_end_matches('}')
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    if k == "quantile" || k == "scrape_job" {
+                        format!("{k}={v}")
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect();
+            format!("{name}{{{}}}", labels.join(","))
+        })
+        .collect()
 }
 
 /// A failed reload: 500 and the same text up to the YAML decoder's own
