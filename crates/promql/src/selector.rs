@@ -110,8 +110,14 @@ pub(crate) fn load(
                     }
                     total += hist_size(&fh) as u64;
                     budget_check(ev, total)?;
-                    if stats && !is_stale_nan(fh.sum) {
-                        stats_hint(&mut fh, &mut last);
+                    if stats {
+                        if !is_stale_nan(fh.sum) {
+                            stats_hint(&mut fh, &mut last);
+                        }
+                        // Like the stats iterator, keep only what the
+                        // functions above read (this is also what the
+                        // sample accounting then weighs).
+                        strip_to_stats(&mut fh);
                     }
                     samples.push((t, SVal::H(Arc::new(fh.clone()))));
                     sts.push(it.at_st());
@@ -160,6 +166,18 @@ fn stats_hint(fh: &mut FloatHistogram, last: &mut Option<FloatHistogram>) {
         };
     }
     *last = Some(fh.clone());
+}
+
+/// What Prometheus's `HistogramStatsIterator` hands out: the counter-reset
+/// hint, schema, count and sum; no zero bucket, buckets or custom bounds.
+fn strip_to_stats(fh: &mut FloatHistogram) {
+    fh.zero_threshold = 0.0;
+    fh.zero_count = 0.0;
+    fh.positive_spans.clear();
+    fh.negative_spans.clear();
+    fh.positive_buckets.clear();
+    fh.negative_buckets.clear();
+    fh.custom_values.clear();
 }
 
 /// The selectors (by address) whose histograms Prometheus reads through its
