@@ -203,9 +203,23 @@ impl StepStats {
     }
 }
 
+/// How a range-vector argument's samples are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Every series whole, into [`RangeArg::series`].
+    Whole,
+    /// A matrix selector's series one at a time, a window at a time
+    /// ([`RangeArg::each_series`]), as Prometheus reads them: memory holds
+    /// one window, not the selector's whole range.
+    Windows,
+}
+
 /// A range-vector argument: its series and how to cut windows from them.
-pub(crate) struct RangeArg {
+pub(crate) struct RangeArg<'e> {
+    /// Series in memory (all of them unless `selection` is set).
     pub(crate) series: Vec<Loaded>,
+    /// A matrix selector read window by window ([`Read::Windows`]).
+    pub(crate) selection: Option<crate::selector::Selection<'e>>,
     pub(crate) range: i64,
     pub(crate) offset: i64,
     /// Samples of a subquery's result, held in memory until the function
@@ -216,7 +230,23 @@ pub(crate) struct RangeArg {
     pub(crate) smoothed: bool,
 }
 
-impl RangeArg {
+impl RangeArg<'_> {
+    /// Calls `f` with each series' labels, whether its name is marked for
+    /// removal, and its samples.
+    pub(crate) fn each_series(
+        &self,
+        ctx: &Ctx<'_>,
+        mut f: impl FnMut(&Labels, bool, &mut dyn crate::selector::Source) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(sel) = &self.selection {
+            return sel.each(ctx, |labels, src| f(labels, false, src));
+        }
+        for s in &self.series {
+            f(&s.labels, s.drop_name, &mut crate::selector::Whole(s))?;
+        }
+        Ok(())
+    }
+
     /// The window `(start, end]` for the step at `ts`.
     pub(crate) fn window(&self, ts: i64) -> (i64, i64) {
         let end = self.at.unwrap_or(ts) - self.offset;
@@ -346,7 +376,7 @@ impl<'a> Evaluator<'a> {
                     self.stats.merge_read(&child, 0, 0, sq.at.is_some());
                     return Ok(Val::Matrix(mat));
                 }
-                let arg = self.range_arg(e)?;
+                let arg = self.range_arg(e, Read::Whole)?;
                 let (mint, maxt) = arg.window(self.start);
                 let mut out = Vec::new();
                 for s in arg.series {
@@ -534,8 +564,9 @@ impl<'a> Evaluator<'a> {
         d.as_ref().map_or(Ok(0), |d| self.dur_ms(d, true))
     }
 
-    /// Evaluates a range-vector argument (matrix selector or subquery).
-    pub(crate) fn range_arg(&mut self, e: &Expr) -> Result<RangeArg> {
+    /// Evaluates a range-vector argument (matrix selector or subquery); a
+    /// matrix selector is read as `read` says.
+    pub(crate) fn range_arg<'e>(&mut self, e: &'e Expr, read: Read) -> Result<RangeArg<'e>> {
         match unparen(e) {
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.vector_selector;
@@ -549,9 +580,16 @@ impl<'a> Evaluator<'a> {
                 let lb = self.ctx.lookback;
                 let mint = lo - range - if vs.anchored || vs.smoothed { lb } else { 0 };
                 let maxt = hi + if vs.smoothed { lb } else { 0 };
-                let series = crate::selector::load(self, vs, mint + 1, maxt)?;
+                let (series, selection) = match read {
+                    Read::Whole => (crate::selector::load(self, vs, mint + 1, maxt)?, None),
+                    Read::Windows => (
+                        Vec::new(),
+                        Some(crate::selector::Selection::new(self, vs, mint + 1, maxt)),
+                    ),
+                };
                 Ok(RangeArg {
                     series,
+                    selection,
                     range,
                     offset,
                     subquery_held: None,
@@ -570,6 +608,7 @@ impl<'a> Evaluator<'a> {
                 let series = mat.into_iter().map(Loaded::from_series).collect();
                 Ok(RangeArg {
                     series,
+                    selection: None,
                     range,
                     offset,
                     subquery_held: Some(held),

@@ -140,22 +140,6 @@ fn statistics_count_like_prometheus() {
     );
 }
 
-/// Limitation: the engine reads a selector's whole range into memory
-/// before evaluating it, so it bounds what one selector may decode by
-/// `max_samples` too (`selector::budget_check`); Prometheus reads a window
-/// at a time, so these queries pass its limit and fail Ember's. Their peak
-/// still agrees. An entry whose query passes at its limit fails the test.
-const DECODE_BUDGET: &[(&str, &str)] = &[
-    (
-        "rate(bigmetric[1s])",
-        "both series' samples at 0s and 10s are decoded (4), one window is held (1)",
-    ),
-    (
-        "max_over_time(metricWith1HistogramEvery10Seconds[61s])[20s:5s]",
-        "the subquery's 8 histograms of (124s, 200s] are decoded (104), 7 are held (91)",
-    ),
-];
-
 #[test]
 fn peak_is_the_smallest_limit_that_passes() {
     let r = runner(LOAD_MAX);
@@ -183,18 +167,6 @@ fn peak_is_the_smallest_limit_that_passes() {
     ];
     for &(query, times, max) in cases {
         let c = c(query, times, (0, &[]), (0, &[]), max, true);
-        if let Some((_, why)) = DECODE_BUDGET.iter().find(|(q, _)| *q == query) {
-            // The accounting agrees; the decode budget is what fails.
-            match (run(&r, &engine(10_000), &c), run(&r, &engine(max), &c)) {
-                (Ok(res), Err(Error::TooManySamples(_))) if res.stats.peak_samples == max => {}
-                (a, b) => failures.push(format!(
-                    "{query} {times:?} (listed: {why}): peak {:?}, at max_samples {max}: {:?}",
-                    a.map(|r| r.stats.peak_samples),
-                    b.map(|r| r.stats.peak_samples)
-                )),
-            }
-            continue;
-        }
         match run(&r, &engine(max), &c) {
             Ok(res) if res.stats.peak_samples == max => {}
             other => {
