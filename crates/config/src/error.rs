@@ -27,11 +27,28 @@ impl fmt::Display for Location {
     }
 }
 
+/// Which part of loading rejected a configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// The YAML decoder's type checks: unknown or repeated fields, values
+    /// of the wrong type. Go's decoder reports these as `yaml: unmarshal
+    /// errors:` with one `line N: <message>` line each, and so do we (the
+    /// first only: decoding stops there).
+    Unmarshal,
+    /// Everything else: YAML syntax and Prometheus's own rules.
+    Other,
+}
+
 /// A configuration Prometheus would reject.
 ///
-/// Messages use Prometheus's wording; the place (file, line, column) comes
-/// first, as in `parsing YAML file prometheus.yml: line 3, column 5: found
-/// multiple scrape configs with job name "node"`.
+/// Messages use Prometheus's wording. The decoder's type errors read as
+/// Go's (`parsing YAML file prometheus.yml: yaml: unmarshal errors:\n  line
+/// 3: field bogus not found in type config.plain`); other errors name the
+/// place first, line and column, where Prometheus names none (`parsing YAML
+/// file prometheus.yml: line 3, column 5: found multiple scrape configs
+/// with job name "node"`). [`ConfigError::location`] has the column of
+/// both.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -45,12 +62,14 @@ pub enum ConfigError {
     },
     /// The YAML is malformed, has unknown fields or wrong types, or a value
     /// breaks one of Prometheus's rules.
-    #[error("parsing YAML file {}: {}{message}", file_name(.file), location_prefix(.location))]
+    #[error("parsing YAML file {}: {}{message}", file_name(.file), prefix(*.stage, .location))]
     Invalid {
         /// The file, if the configuration came from one.
         file: Option<PathBuf>,
         /// Where in the file, when known.
         location: Option<Location>,
+        /// Which part of loading rejected it.
+        stage: Stage,
         /// Prometheus's message (it names the field or job).
         message: String,
     },
@@ -68,8 +87,12 @@ fn file_name(file: &Option<PathBuf>) -> String {
         .map_or_else(|| "<input>".to_owned(), |f| f.display().to_string())
 }
 
-fn location_prefix(l: &Option<Location>) -> String {
-    l.map(|l| format!("{l}: ")).unwrap_or_default()
+fn prefix(stage: Stage, l: &Option<Location>) -> String {
+    match (stage, l) {
+        (Stage::Unmarshal, Some(l)) => format!("yaml: unmarshal errors:\n  line {}: ", l.line),
+        (_, Some(l)) => format!("{l}: "),
+        (_, None) => String::new(),
+    }
 }
 
 impl ConfigError {
@@ -122,6 +145,7 @@ impl From<Invalid> for ConfigError {
         ConfigError::Invalid {
             file: None,
             location: i.location,
+            stage: Stage::Other,
             message: i.message,
         }
     }
@@ -141,9 +165,21 @@ pub(crate) fn from_saphyr(err: &serde_saphyr::Error, source: &str) -> ConfigErro
             None => text,
         }
     });
+    // Go's decoder gathers these as type errors; custom unmarshalers
+    // (durations, relabel rules, ...) fail on their own.
+    let stage = if message.starts_with("cannot unmarshal ")
+        || (message.starts_with("field ")
+            && (message.contains(" not found in type ")
+                || message.contains(" already set in type ")))
+    {
+        Stage::Unmarshal
+    } else {
+        Stage::Other
+    };
     ConfigError::Invalid {
         file: None,
         location,
+        stage,
         message,
     }
 }

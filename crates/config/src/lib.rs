@@ -7,7 +7,10 @@
 //! `runtime` — and the shared HTTP client block ([`http`]). Parsing is
 //! strict like Prometheus's (unknown fields, duplicate keys and wrong types
 //! are errors) and every error is a [`ConfigError`] naming the file, line,
-//! column and the field or job, in Prometheus's words.
+//! column and the field or job, in Prometheus's words; type errors are
+//! written as Go's decoder writes them (`yaml: unmarshal errors:` and the
+//! line, [`Stage::Unmarshal`]), the column kept in
+//! [`ConfigError::location`].
 //!
 //! Two stages: the YAML is read into raw types (`Raw*`, private; most local
 //! checks run there, like Go's `UnmarshalYAML`), then [`Config::from_raw`]
@@ -46,7 +49,7 @@ use serde_saphyr::Spanned;
 
 pub use de::Yaml;
 pub use duration::{ByteSize, Duration};
-pub use error::{ConfigError, Location};
+pub use error::{ConfigError, Location, Stage};
 pub use secret::Secret;
 
 use crate::alerting::{AlertingConfig, RawAlerting};
@@ -408,6 +411,7 @@ impl Config {
                     } => ConfigError::Invalid {
                         file: Some(path.clone()),
                         location,
+                        stage: Stage::Other,
                         message: format!("{:?}: {message}", abs.display().to_string()),
                     },
                     other => other,

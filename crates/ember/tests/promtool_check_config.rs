@@ -10,12 +10,14 @@
 //! - stdout, byte for byte (`Checking`, `SUCCESS`, `WARNING` lines, rule
 //!   file checks);
 //! - for rejected files, the error on stderr. promtool prints
-//!   `  FAILED: parsing YAML file <f>: <error>`, where a decoding error reads
-//!   `yaml: unmarshal errors:\n  line N: <message>` (all such errors, one a
-//!   line); Ember prints `  FAILED: parsing YAML file <f>: line N, column C:
-//!   <message>` (the first error, with its column). After removing those
-//!   prefixes the first message must be **equal**, and when promtool names a
-//!   line Ember must name the same line. Where Prometheus 3.x words an error
+//!   `  FAILED: parsing YAML file <f>: <error>`, where a decoder type error
+//!   reads `yaml: unmarshal errors:\n  line N: <message>` (all such errors,
+//!   one a line) and other errors have no place; Ember prints type errors
+//!   the same way (the first only: its decoder stops there) and names the
+//!   place of the others, `line N, column C: <message>`. After removing
+//!   those prefixes the first message must be **equal**, and when promtool
+//!   names a line Ember must name the same line. Where promtool reports a
+//!   single type error, the whole stderr must be equal. Where Prometheus 3.x words an error
 //!   differently from 2.42, [`WORDING`] gives 3.x's message instead.
 //!
 //! Files where 3.x (which Ember follows) and 2.42 disagree on the verdict
@@ -246,6 +248,17 @@ fn compare(dir: &Path, file: &str) -> Option<String> {
         }
         if want_line.is_some() && want_line != got_line {
             diffs.push(format!("line {want_line:?} vs {got_line:?}"));
+        }
+        // A single type error reads exactly as promtool's, stderr and all.
+        let type_errors = want
+            .stderr
+            .split_once("yaml: unmarshal errors:\n")
+            .map_or(0, |(_, rest)| {
+                rest.lines().filter(|l| l.starts_with("  line ")).count()
+            });
+        let reworded = WORDING.iter().any(|w| w.0 == file);
+        if type_errors == 1 && !reworded && want.stderr != got.stderr {
+            diffs.push(format!("stderr {:?} vs {:?}", want.stderr, got.stderr));
         }
     }
     (!diffs.is_empty()).then(|| format!("{file}: {}", diffs.join("; ")))

@@ -11,6 +11,9 @@
 //! Counts are `f64`, as the text formats allow any float there; the encoders
 //! write integral counts as integers where the format has integer fields.
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 use crate::{
     Entry, Exemplar, Format, HistogramValue, LabelsView, OwnedExemplar, ParseError, Parser,
 };
@@ -94,6 +97,69 @@ pub struct Quantile {
     pub quantile: f64,
     /// Its value.
     pub value: f64,
+}
+
+/// The state of a summary an exporter keeps: all-time count and sum, and
+/// the recent observations its quantiles are computed from — exactly, over
+/// the last [`SummaryWindow::CAPACITY`] observations within
+/// [`SummaryWindow::MAX_AGE`], rather than client_golang's streaming
+/// estimate over its 10-minute window.
+#[derive(Clone, Debug, Default)]
+pub struct SummaryWindow {
+    recent: VecDeque<(Instant, f64)>,
+    count: u64,
+    sum: f64,
+}
+
+impl SummaryWindow {
+    /// Most recent observations kept.
+    pub const CAPACITY: usize = 2048;
+    /// How long an observation counts for the quantiles (client_golang's
+    /// default `MaxAge`).
+    pub const MAX_AGE: Duration = Duration::from_secs(600);
+
+    /// Records one observation.
+    pub fn observe(&mut self, v: f64) {
+        if self.recent.len() == Self::CAPACITY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((Instant::now(), v));
+        self.count += 1;
+        self.sum += v;
+    }
+
+    /// The summary now, with the quantiles `objectives` (NaN without
+    /// recent observations, as client_golang).
+    pub fn value(&mut self, objectives: &[f64]) -> MetricValue {
+        let now = Instant::now();
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Self::MAX_AGE)
+        {
+            self.recent.pop_front();
+        }
+        let mut vals: Vec<f64> = self.recent.iter().map(|(_, v)| *v).collect();
+        vals.sort_by(f64::total_cmp);
+        let quantiles = objectives
+            .iter()
+            .map(|q| Quantile {
+                quantile: *q,
+                value: if vals.is_empty() {
+                    f64::NAN
+                } else {
+                    let i = ((*q * vals.len() as f64).ceil() as usize).clamp(1, vals.len()) - 1;
+                    vals[i]
+                },
+            })
+            .collect();
+        MetricValue::Summary(Summary {
+            count: self.count as f64,
+            sum: self.sum,
+            quantiles,
+            created_ms: None,
+        })
+    }
 }
 
 /// A histogram's value: classic buckets and/or a native histogram.

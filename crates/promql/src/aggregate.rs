@@ -42,9 +42,10 @@ pub(crate) fn group_labels(l: &Labels, grouping: &[String], without: bool) -> La
     }
 }
 
-/// Values of a scalar parameter per step.
-fn param_values(ev: &mut Evaluator<'_>, p: &Expr) -> Result<Vec<f64>> {
+/// Values of a scalar parameter per step, and the samples they hold.
+fn param_values(ev: &mut Evaluator<'_>, p: &Expr) -> Result<(Vec<f64>, usize)> {
     let m = ev.eval_matrix(p)?;
+    let held = m.iter().map(Series::sample_count).sum();
     let steps: Vec<i64> = ev.steps().collect();
     let mut out = vec![f64::NAN; steps.len()];
     if let Some(s) = m.first() {
@@ -54,7 +55,7 @@ fn param_values(ev: &mut Evaluator<'_>, p: &Expr) -> Result<Vec<f64>> {
             }
         }
     }
-    Ok(out)
+    Ok((out, held))
 }
 
 pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Matrix> {
@@ -63,14 +64,17 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Matrix> 
     if a.op == AggregateOp::CountValues {
         return count_values(ev, a, grouping);
     }
-    let params = match &a.param {
-        Some(p) => Some(param_values(ev, p)?),
-        None => None,
+    let (params, param_held) = match &a.param {
+        Some(p) => {
+            let (v, n) = param_values(ev, p)?;
+            (Some(v), n)
+        }
+        None => (None, 0),
     };
     let input = ev.eval_matrix(&a.expr)?;
     let held: usize = input.iter().map(Series::sample_count).sum();
     let out = aggregate(ev, a, &grouping, &input, params.as_deref());
-    ev.ctx.free(held);
+    ev.ctx.free(held + param_held);
     out
 }
 

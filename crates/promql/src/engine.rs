@@ -55,11 +55,24 @@ impl Default for EngineOptions {
     }
 }
 
-/// Per-query statistics (`stats=all`).
+/// Per-query statistics (`stats=all`), counted as Prometheus 3.x counts
+/// them. Histograms count by their size (one per 16 bytes of Go's
+/// in-memory histogram).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueryStats {
-    /// Samples read from storage (histograms weighted by size).
+    /// Samples the query's selectors contribute, per step summed
+    /// (`totalQueryableSamples`): an instant selector one per series with
+    /// a value at a step, a range-vector function its whole window at
+    /// every step.
     pub total_queryable_samples: u64,
+    /// `total_queryable_samples` per step of the query (one entry for an
+    /// instant query).
+    pub total_queryable_samples_per_step: Vec<u64>,
+    /// Samples read, each counted once (`samplesRead`): windows that
+    /// overlap between steps count only their new points.
+    pub samples_read: u64,
+    /// `samples_read` per step of the query.
+    pub samples_read_per_step: Vec<u64>,
     /// Most samples held in memory at once.
     pub peak_samples: usize,
     /// Time spent parsing and preparing, seconds.
@@ -249,14 +262,19 @@ impl Engine {
             params.cancel.clone(),
         );
         ctx.stats_selectors = crate::selector::stats_selectors(expr);
+        ctx.invariant = crate::invariant::nodes(expr);
         let prepared = Instant::now();
         let mut ev = Evaluator::new(&ctx, start, end, if is_range { step } else { 1 });
         let val = ev.eval(expr);
         let val = val.and_then(|v| ev.finish(v));
         let annotations = std::mem::take(&mut ev.annos);
         let val = val?;
+        let steps = std::mem::take(&mut ev.stats);
         let stats = QueryStats {
-            total_queryable_samples: ctx.total_samples.get(),
+            total_queryable_samples: steps.total.iter().sum(),
+            total_queryable_samples_per_step: steps.total,
+            samples_read: steps.read.iter().sum(),
+            samples_read_per_step: steps.read,
             peak_samples: ctx.peak_samples.get(),
             prepare_seconds: (prepared - began).as_secs_f64(),
             eval_seconds: prepared.elapsed().as_secs_f64(),

@@ -40,11 +40,12 @@ pub(crate) struct Ctx<'a> {
     cancel: Option<CancelToken>,
     current_samples: Cell<usize>,
     pub(crate) peak_samples: Cell<usize>,
-    pub(crate) total_samples: Cell<u64>,
     checks: Cell<u32>,
     /// Selectors (by address) read like Prometheus's histogram stats
     /// iterator; see [`crate::selector::stats_selectors`].
     pub(crate) stats_selectors: std::collections::HashSet<usize>,
+    /// Step-invariant nodes (by address); see [`crate::invariant`].
+    pub(crate) invariant: std::collections::HashSet<usize>,
 }
 
 impl<'a> Ctx<'a> {
@@ -70,9 +71,9 @@ impl<'a> Ctx<'a> {
             cancel,
             current_samples: Cell::new(0),
             peak_samples: Cell::new(0),
-            total_samples: Cell::new(0),
             checks: Cell::new(0),
             stats_selectors: Default::default(),
+            invariant: Default::default(),
         }
     }
 
@@ -119,19 +120,133 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) end: i64,
     pub(crate) interval: i64,
     pub(crate) annos: Annotations,
+    /// Sample statistics on this evaluator's step grid.
+    pub(crate) stats: StepStats,
+}
+
+/// Prometheus's sample statistics (`stats.QuerySamples`) of one evaluator,
+/// per step of its grid. `total` is what the selectors contribute to each
+/// step — an instant selector one sample (a histogram its
+/// [`hist_size`]) per series that has a value, a range-vector function
+/// its whole window at every step — so each step counts what it would as
+/// an instant query. `read` counts each sample once: a range-vector
+/// function's window at its first step, then only the points newer than
+/// the previous step's end; selectors with `@` (step-invariant) only at
+/// the first step. A subquery's evaluator has its own grid; its `read` is
+/// merged into the parent's steps ([`StepStats::merge_read`]), its `total`
+/// only for a bare subquery (a function over it counts its windows again).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StepStats {
+    pub(crate) start: i64,
+    pub(crate) interval: i64,
+    pub(crate) total: Vec<u64>,
+    pub(crate) read: Vec<u64>,
+}
+
+impl StepStats {
+    fn new(start: i64, interval: i64, steps: usize) -> StepStats {
+        StepStats {
+            start,
+            interval,
+            total: vec![0; steps],
+            read: vec![0; steps],
+        }
+    }
+
+    /// Adds `n` samples contributing to `step`, read too when `read`.
+    pub(crate) fn add(&mut self, step: usize, n: usize, read: bool) {
+        if let Some(t) = self.total.get_mut(step) {
+            *t += n as u64;
+        }
+        if read && let Some(r) = self.read.get_mut(step) {
+            *r += n as u64;
+        }
+    }
+
+    /// Adds `n` samples read at `step` (not contributing to the total).
+    pub(crate) fn add_read(&mut self, step: usize, n: u64) {
+        if let Some(r) = self.read.get_mut(step) {
+            *r += n;
+        }
+    }
+
+    /// Merges a subquery's samples read (`MergeSamplesReadFromSubquery`):
+    /// each subquery step goes to the first parent step at or after it
+    /// (shifted by the outer `offset`); with an outer `range`, steps in the
+    /// gap before that parent step's window are dropped (the parent never
+    /// reads them). A one-step parent (or a step-invariant subquery, `@`)
+    /// takes everything at its first step.
+    pub(crate) fn merge_read(&mut self, child: &StepStats, offset: i64, range: i64, single: bool) {
+        let steps = self.read.len();
+        if steps <= 1 || single {
+            self.add_read(0, child.read.iter().sum());
+            return;
+        }
+        for (k, &n) in child.read.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let tk = child.start + k as i64 * child.interval + offset;
+            let mut step = 0usize;
+            if tk > self.start {
+                step = ((tk - self.start + self.interval - 1) / self.interval) as usize;
+            }
+            step = step.min(steps - 1);
+            if range > 0 {
+                let parent_t = self.start + step as i64 * self.interval;
+                if tk <= parent_t - range {
+                    continue;
+                }
+            }
+            self.read[step] += n;
+        }
+    }
+}
+
+/// How a range-vector argument's samples are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Every series whole, into [`RangeArg::series`].
+    Whole,
+    /// A matrix selector's series one at a time, a window at a time
+    /// ([`RangeArg::each_series`]), as Prometheus reads them: memory holds
+    /// one window, not the selector's whole range.
+    Windows,
 }
 
 /// A range-vector argument: its series and how to cut windows from them.
-pub(crate) struct RangeArg {
+pub(crate) struct RangeArg<'e> {
+    /// Series in memory (all of them unless `selection` is set).
     pub(crate) series: Vec<Loaded>,
+    /// A matrix selector read window by window ([`Read::Windows`]).
+    pub(crate) selection: Option<crate::selector::Selection<'e>>,
     pub(crate) range: i64,
     pub(crate) offset: i64,
+    /// Samples of a subquery's result, held in memory until the function
+    /// over it is done (0 for a matrix selector).
+    pub(crate) subquery_held: Option<usize>,
     pub(crate) at: Option<i64>,
     pub(crate) anchored: bool,
     pub(crate) smoothed: bool,
 }
 
-impl RangeArg {
+impl RangeArg<'_> {
+    /// Calls `f` with each series' labels, whether its name is marked for
+    /// removal, and its samples.
+    pub(crate) fn each_series(
+        &self,
+        ctx: &Ctx<'_>,
+        mut f: impl FnMut(&Labels, bool, &mut dyn crate::selector::Source) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(sel) = &self.selection {
+            return sel.each(ctx, |labels, src| f(labels, false, src));
+        }
+        for s in &self.series {
+            f(&s.labels, s.drop_name, &mut crate::selector::Whole(s))?;
+        }
+        Ok(())
+    }
+
     /// The window `(start, end]` for the step at `ts`.
     pub(crate) fn window(&self, ts: i64) -> (i64, i64) {
         let end = self.at.unwrap_or(ts) - self.offset;
@@ -148,12 +263,19 @@ pub(crate) fn unparen(mut e: &Expr) -> &Expr {
 
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(ctx: &'a Ctx<'a>, start: i64, end: i64, interval: i64) -> Evaluator<'a> {
+        let interval = interval.max(1);
+        let steps = if end < start {
+            0
+        } else {
+            ((end - start) / interval) as usize + 1
+        };
         Evaluator {
             ctx,
             start,
             end,
-            interval: interval.max(1),
+            interval,
             annos: Annotations::default(),
+            stats: StepStats::new(start, interval, steps),
         }
     }
 
@@ -198,9 +320,17 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn eval(&mut self, e: &Expr) -> Result<Val> {
         self.ctx.check()?;
+        if self.num_steps() > 1 && self.ctx.invariant.contains(&crate::invariant::addr(e)) {
+            return self.eval_invariant(e);
+        }
         match e {
             Expr::Paren(p) => self.eval(&p.expr),
-            Expr::Number(n) => Ok(Val::Matrix(self.constant(n.value))),
+            Expr::Number(n) => {
+                // Prometheus evaluates a literal like any vector: one
+                // sample per step in memory.
+                self.ctx.alloc(self.num_steps())?;
+                Ok(Val::Matrix(self.constant(n.value)))
+            }
             Expr::String(s) => Ok(Val::String(s.to_string_lossy())),
             Expr::Unary(u) => {
                 let mut mat = self.eval_matrix(&u.expr)?;
@@ -237,10 +367,16 @@ impl<'a> Evaluator<'a> {
             }
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
                 if let Expr::Subquery(sq) = e {
-                    let (mat, _) = self.run_subquery(sq)?;
+                    let (mat, _, child) = self.run_subquery(sq)?;
+                    // Prometheus attributes a bare subquery's samples to
+                    // the last step.
+                    let last = self.num_steps().saturating_sub(1);
+                    self.stats
+                        .add(last, child.total.iter().sum::<u64>() as usize, false);
+                    self.stats.merge_read(&child, 0, 0, sq.at.is_some());
                     return Ok(Val::Matrix(mat));
                 }
-                let arg = self.range_arg(e)?;
+                let arg = self.range_arg(e, Read::Whole)?;
                 let (mint, maxt) = arg.window(self.start);
                 let mut out = Vec::new();
                 for s in arg.series {
@@ -276,14 +412,52 @@ impl<'a> Evaluator<'a> {
                             arg.smoothed,
                         );
                     }
-                    if !ser.floats.is_empty() || !ser.histograms.is_empty() {
-                        self.ctx.alloc(ser.sample_count())?;
+                    let n = ser.sample_count();
+                    self.stats.add(0, n, true);
+                    if n > 0 {
+                        self.ctx.alloc(n)?;
                         out.push(ser);
                     }
                 }
                 Ok(Val::Matrix(out))
             }
         }
+    }
+
+    /// A step-invariant node, as Prometheus evaluates `StepInvariantExpr`:
+    /// at the first step only, its result then repeated at every step. Its
+    /// samples count at every step, but are read once.
+    fn eval_invariant(&mut self, e: &Expr) -> Result<Val> {
+        let mut child = Evaluator::new(self.ctx, self.start, self.start, self.interval);
+        let val = child.eval(e);
+        self.annos.merge(std::mem::take(&mut child.annos));
+        let val = val?;
+        let total: u64 = child.stats.total.iter().sum();
+        for t in &mut self.stats.total {
+            *t += total;
+        }
+        self.stats.add_read(0, child.stats.read.iter().sum());
+        let Val::Matrix(mut mat) = val else {
+            return Ok(val);
+        };
+        if matches!(
+            e.value_type(),
+            promql_syntax::ValueType::Matrix | promql_syntax::ValueType::String
+        ) {
+            return Ok(Val::Matrix(mat));
+        }
+        let steps: Vec<i64> = self.steps().skip(1).collect();
+        for s in &mut mat {
+            if let Some(p) = s.floats.first().copied() {
+                self.ctx.alloc(steps.len())?;
+                s.floats.extend(steps.iter().map(|&t| FPoint { t, f: p.f }));
+            } else if let Some(p) = s.histograms.first().cloned() {
+                self.ctx.alloc(steps.len() * hist_size(&p.h))?;
+                s.histograms
+                    .extend(steps.iter().map(|&t| HPoint { t, h: p.h.clone() }));
+            }
+        }
+        Ok(Val::Matrix(mat))
     }
 
     /// Evaluates a node that must give a matrix (vector or scalar).
@@ -390,8 +564,9 @@ impl<'a> Evaluator<'a> {
         d.as_ref().map_or(Ok(0), |d| self.dur_ms(d, true))
     }
 
-    /// Evaluates a range-vector argument (matrix selector or subquery).
-    pub(crate) fn range_arg(&mut self, e: &Expr) -> Result<RangeArg> {
+    /// Evaluates a range-vector argument (matrix selector or subquery); a
+    /// matrix selector is read as `read` says.
+    pub(crate) fn range_arg<'e>(&mut self, e: &'e Expr, read: Read) -> Result<RangeArg<'e>> {
         match unparen(e) {
             Expr::MatrixSelector(ms) => {
                 let vs = &ms.vector_selector;
@@ -405,32 +580,38 @@ impl<'a> Evaluator<'a> {
                 let lb = self.ctx.lookback;
                 let mint = lo - range - if vs.anchored || vs.smoothed { lb } else { 0 };
                 let maxt = hi + if vs.smoothed { lb } else { 0 };
-                let series = crate::selector::load(self, vs, mint + 1, maxt)?;
+                let (series, selection) = match read {
+                    Read::Whole => (crate::selector::load(self, vs, mint + 1, maxt)?, None),
+                    Read::Windows => (
+                        Vec::new(),
+                        Some(crate::selector::Selection::new(self, vs, mint + 1, maxt)),
+                    ),
+                };
                 Ok(RangeArg {
                     series,
+                    selection,
                     range,
                     offset,
+                    subquery_held: None,
                     at,
                     anchored: vs.anchored,
                     smoothed: vs.smoothed,
                 })
             }
             Expr::Subquery(sq) => {
-                let (mat, offset) = self.run_subquery(sq)?;
+                let (mat, offset, child) = self.run_subquery(sq)?;
                 let range = self.dur_ms(&sq.range, false)?;
                 let at = self.at_ms(sq.at);
-                let series = mat
-                    .into_iter()
-                    .map(|s| {
-                        let n = s.sample_count();
-                        self.ctx.free(n);
-                        Loaded::from_series(s)
-                    })
-                    .collect();
+                self.stats
+                    .merge_read(&child, offset, range, sq.at.is_some());
+                let held = mat.iter().map(Series::sample_count).sum();
+                let series = mat.into_iter().map(Loaded::from_series).collect();
                 Ok(RangeArg {
                     series,
+                    selection: None,
                     range,
                     offset,
+                    subquery_held: Some(held),
                     at,
                     anchored: false,
                     smoothed: false,
@@ -443,12 +624,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Runs a subquery on its own step grid; returns the result and its
-    /// offset in ms.
+    /// Runs a subquery on its own step grid; returns the result, its
+    /// offset in ms and the statistics of its evaluator.
     pub(crate) fn run_subquery(
         &mut self,
         sq: &promql_syntax::ast::SubqueryExpr,
-    ) -> Result<(Matrix, i64)> {
+    ) -> Result<(Matrix, i64, StepStats)> {
         let offset = self.offset_ms(&sq.offset)?;
         let range = self.dur_ms(&sq.range, false)?;
         let step = match &sq.step {
@@ -488,7 +669,7 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        Ok((mat, offset))
+        Ok((mat, offset, child.stats))
     }
 
     /// Evaluates `exprs` (strings skipped) and calls `f` at every step with

@@ -19,7 +19,16 @@
 //! family; `extended_hist` for `anchored`/`smoothed` histograms), `histogram`
 //! (native histogram arithmetic; `histogram/arith` is Prometheus's
 //! `Add`/`Sub`/`KahanAdd`, `histogram/trim` the `</` and `>/` operators),
-//! `quantile`, `info`, `xxhash` (`labels.Hash()` for `limit_ratio`).
+//! `quantile`, `info`, `xxhash` (`labels.Hash()` for `limit_ratio`),
+//! `invariant` (step-invariant nodes: evaluated at the first step and
+//! repeated, as Prometheus's `StepInvariantExpr`).
+//!
+//! Query statistics and the sample limit count as Prometheus's evaluator
+//! does (`eval::StepStats`): samples per step as the selectors contribute
+//! them, samples read once, and the peak of samples held — a range-vector
+//! function holds its current window, histograms count by Go's in-memory
+//! size. Checked against Prometheus's own cases in
+//! `promqltest/tests/query_stats.rs`.
 
 mod aggregate;
 mod annotations;
@@ -30,6 +39,7 @@ mod eval;
 mod functions;
 mod histogram;
 mod info;
+mod invariant;
 mod quantile;
 mod selector;
 mod value;

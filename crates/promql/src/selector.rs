@@ -1,6 +1,11 @@
 //! Reading series from storage: selects, the lookback of instant
 //! selectors and the left-open windows `(t - range, t]` of range selectors.
+//! Instant selectors and range-vector functions read each series a window
+//! at a time ([`Selection`], [`Buffered`]), as Prometheus does, so memory
+//! holds one window per series being evaluated rather than the whole range;
+//! [`load`] reads series whole where that is needed.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use model::{FloatHistogram, Labels, is_stale_nan};
@@ -8,10 +13,10 @@ use std::collections::HashSet;
 
 use model::histogram::CounterResetHint;
 use promql_syntax::ast::{BinaryOp, Expr, VectorSelector};
-use storage::{SelectHints, ValueType};
+use storage::{SampleIterator, SelectHints, ValueType};
 
 use crate::error::{Error, Result};
-use crate::eval::Evaluator;
+use crate::eval::{Ctx, Evaluator};
 use crate::value::{FPoint, HPoint, Matrix, Series, hist_size};
 
 /// One stored value.
@@ -60,86 +65,237 @@ impl Loaded {
     }
 }
 
-/// Reads the series matching `vs` with samples in `[mint, maxt]`.
+/// Reads the series matching `vs` with samples in `[mint, maxt]`, each
+/// whole (for callers that need a series' every sample at once; instant
+/// selectors and range-vector functions read window by window instead,
+/// see [`Selection`]).
 pub(crate) fn load(
     ev: &Evaluator<'_>,
     vs: &VectorSelector,
     mint: i64,
     maxt: i64,
 ) -> Result<Vec<Loaded>> {
-    let querier = ev.ctx.queryable.querier(mint, maxt)?;
-    let hints = SelectHints {
-        start: mint,
-        end: maxt,
-        step: ev.interval,
-        ..Default::default()
-    };
-    let mut set = querier.select(true, Some(&hints), &vs.matchers);
+    let sel = Selection::new(ev, vs, mint, maxt);
     let mut out = Vec::new();
-    let mut fh = FloatHistogram::default();
     let mut total = 0u64;
-    let stats = ev
-        .ctx
-        .stats_selectors
-        .contains(&(vs as *const VectorSelector as usize));
-    while let Some(series) = set.next() {
-        ev.ctx.check()?;
-        let series = series?;
-        let mut it = series.iterator();
-        let mut samples = Vec::new();
-        let mut sts = Vec::new();
-        let mut last: Option<FloatHistogram> = None;
-        let mut vt = it.seek(mint);
-        loop {
-            match vt {
-                ValueType::None => break,
-                ValueType::Float => {
-                    let (t, f) = it.at();
-                    if t > maxt {
-                        break;
-                    }
-                    samples.push((t, SVal::F(f)));
-                    sts.push(it.at_st());
-                    total += 1;
-                    budget_check(ev, total)?;
-                }
-                ValueType::Histogram | ValueType::FloatHistogram => {
-                    let t = it.at_float_histogram(&mut fh);
-                    if t > maxt {
-                        break;
-                    }
-                    total += hist_size(&fh) as u64;
-                    budget_check(ev, total)?;
-                    if stats && !is_stale_nan(fh.sum) {
-                        stats_hint(&mut fh, &mut last);
-                    }
-                    samples.push((t, SVal::H(Arc::new(fh.clone()))));
-                    sts.push(it.at_st());
-                }
-            }
-            vt = it.next();
-        }
-        if let Some(e) = it.err() {
-            return Err(e.into());
-        }
+    sel.each(ev.ctx, |labels, src| {
+        src.fill(maxt)?;
+        total += src.weight;
+        budget_check(ev, total)?;
+        let mut sts: Vec<i64> = src.sts.drain(..).collect();
         if sts.iter().all(|st| *st == 0) {
             sts.clear();
         }
         out.push(Loaded {
-            labels: series.labels().clone(),
-            samples,
+            labels: labels.clone(),
+            samples: src.samples.drain(..).collect(),
             sts,
             drop_name: false,
         });
-    }
-    ev.ctx.total_samples.set(ev.ctx.total_samples.get() + total);
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// Selectors decode their whole window before the per-step accounting sees
-/// it, so decoding itself is bounded too: one selector may not decode more
-/// than `max_samples` samples (histograms weighted by size), or the query
-/// fails with the sample-limit error instead of exhausting memory.
+/// A selector's series over `[mint, maxt]`, read one series at a time.
+pub(crate) struct Selection<'e> {
+    vs: &'e VectorSelector,
+    mint: i64,
+    maxt: i64,
+    step: i64,
+    stats: bool,
+}
+
+impl<'e> Selection<'e> {
+    pub(crate) fn new(ev: &Evaluator<'_>, vs: &'e VectorSelector, mint: i64, maxt: i64) -> Self {
+        Selection {
+            vs,
+            mint,
+            maxt,
+            step: ev.interval,
+            stats: ev
+                .ctx
+                .stats_selectors
+                .contains(&(vs as *const VectorSelector as usize)),
+        }
+    }
+
+    /// Calls `f` with the labels and an empty [`Buffered`] reader of every
+    /// series, in label order.
+    pub(crate) fn each(
+        &self,
+        ctx: &Ctx<'_>,
+        mut f: impl FnMut(&Labels, &mut Buffered<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let querier = ctx.queryable.querier(self.mint, self.maxt)?;
+        let hints = SelectHints {
+            start: self.mint,
+            end: self.maxt,
+            step: self.step,
+            ..Default::default()
+        };
+        let mut set = querier.select(true, Some(&hints), &self.vs.matchers);
+        while let Some(series) = set.next() {
+            ctx.check()?;
+            let series = series?;
+            let mut src = Buffered::new(
+                series.iterator(),
+                self.mint,
+                self.stats,
+                ctx.opts.max_samples as u64,
+            );
+            f(series.labels(), &mut src)?;
+        }
+        Ok(())
+    }
+}
+
+/// One series read in time order a window at a time, like Prometheus's
+/// buffered iterator: samples are decoded as the windows advance
+/// ([`Buffered::fill`]) and dropped once behind them
+/// ([`Buffered::drop_through`]), so a reader holds one window of samples.
+/// Stale markers are kept (lookups and some windows need them).
+pub(crate) struct Buffered<'s> {
+    it: Box<dyn SampleIterator + 's>,
+    cur: ValueType,
+    /// Read like Prometheus's histogram stats iterator.
+    stats: bool,
+    last: Option<FloatHistogram>,
+    fh: FloatHistogram,
+    /// The decoded samples, oldest first, and their start timestamps.
+    pub(crate) samples: VecDeque<(i64, SVal)>,
+    pub(crate) sts: VecDeque<i64>,
+    /// Samples held (histograms by size), and the most allowed: one window
+    /// may not exceed the query's sample limit.
+    pub(crate) weight: u64,
+    budget: u64,
+}
+
+impl<'s> Buffered<'s> {
+    fn new(mut it: Box<dyn SampleIterator + 's>, mint: i64, stats: bool, budget: u64) -> Self {
+        let cur = it.seek(mint);
+        Buffered {
+            it,
+            cur,
+            stats,
+            last: None,
+            fh: FloatHistogram::default(),
+            samples: VecDeque::new(),
+            sts: VecDeque::new(),
+            weight: 0,
+            budget,
+        }
+    }
+
+    /// Decodes the samples up to `maxt` (inclusive).
+    pub(crate) fn fill(&mut self, maxt: i64) -> Result<()> {
+        loop {
+            match self.cur {
+                ValueType::None => {
+                    return match self.it.err() {
+                        Some(e) => Err(e.into()),
+                        None => Ok(()),
+                    };
+                }
+                ValueType::Float => {
+                    let (t, f) = self.it.at();
+                    if t > maxt {
+                        return Ok(());
+                    }
+                    self.samples.push_back((t, SVal::F(f)));
+                    self.weight += 1;
+                }
+                ValueType::Histogram | ValueType::FloatHistogram => {
+                    if self.it.at_t() > maxt {
+                        return Ok(());
+                    }
+                    let t = self.it.at_float_histogram(&mut self.fh);
+                    if self.stats {
+                        if !is_stale_nan(self.fh.sum) {
+                            stats_hint(&mut self.fh, &mut self.last);
+                        }
+                        // Like the stats iterator, keep only what the
+                        // functions above read (this is also what the
+                        // sample accounting then weighs).
+                        strip_to_stats(&mut self.fh);
+                    }
+                    self.weight += hist_size(&self.fh) as u64;
+                    self.samples
+                        .push_back((t, SVal::H(Arc::new(self.fh.clone()))));
+                }
+            }
+            self.sts.push_back(self.it.at_st());
+            if self.weight > self.budget {
+                return Err(Error::TooManySamples("query execution"));
+            }
+            self.cur = self.it.next();
+        }
+    }
+
+    /// Drops the samples at or before `mint`.
+    pub(crate) fn drop_through(&mut self, mint: i64) {
+        while let Some((t, v)) = self.samples.front() {
+            if *t > mint {
+                break;
+            }
+            self.weight -= match v {
+                SVal::F(_) => 1,
+                SVal::H(h) => hist_size(h) as u64,
+            };
+            self.samples.pop_front();
+            self.sts.pop_front();
+        }
+    }
+
+    /// Holds exactly the samples of `(mint, maxt]`.
+    pub(crate) fn advance(&mut self, mint: i64, maxt: i64) -> Result<()> {
+        self.drop_through(mint);
+        self.fill(maxt)
+    }
+
+    /// The held samples and their start timestamps, as slices.
+    pub(crate) fn slices(&mut self) -> (&[(i64, SVal)], &[i64]) {
+        (self.samples.make_contiguous(), self.sts.make_contiguous())
+    }
+}
+
+/// A series' samples as windows ask for them: a [`Buffered`] reader, or a
+/// series already in memory (a subquery's result).
+pub(crate) trait Source {
+    /// Makes `(mint, maxt]` available (windows only move forward).
+    fn advance(&mut self, mint: i64, maxt: i64) -> Result<()>;
+    /// Samples covering the last window asked for (maybe more), oldest
+    /// first, and their start timestamps (empty when unknown).
+    fn slices(&mut self) -> (&[(i64, SVal)], &[i64]);
+}
+
+impl Source for Buffered<'_> {
+    fn advance(&mut self, mint: i64, maxt: i64) -> Result<()> {
+        Buffered::advance(self, mint, maxt)
+    }
+    fn slices(&mut self) -> (&[(i64, SVal)], &[i64]) {
+        Buffered::slices(self)
+    }
+}
+
+/// A series in memory, all of it always available.
+pub(crate) struct Whole<'a>(pub(crate) &'a Loaded);
+
+impl Source for Whole<'_> {
+    fn advance(&mut self, _mint: i64, _maxt: i64) -> Result<()> {
+        Ok(())
+    }
+    fn slices(&mut self) -> (&[(i64, SVal)], &[i64]) {
+        (&self.0.samples, &self.0.sts)
+    }
+}
+
+/// [`load`] decodes a selector's whole range before the per-step
+/// accounting sees it, so decoding itself is bounded too: it may not decode
+/// more than `max_samples` samples (histograms weighted by size), or the
+/// query fails with the sample-limit error instead of exhausting memory.
+/// (Instant selectors, `timestamp()` and range-vector functions read a
+/// window at a time instead and are bounded like Prometheus's.)
 fn budget_check(ev: &Evaluator<'_>, decoded: u64) -> Result<()> {
     if decoded > ev.ctx.opts.max_samples as u64 {
         return Err(Error::TooManySamples("query execution"));
@@ -161,6 +317,18 @@ fn stats_hint(fh: &mut FloatHistogram, last: &mut Option<FloatHistogram>) {
         };
     }
     *last = Some(fh.clone());
+}
+
+/// What Prometheus's `HistogramStatsIterator` hands out: the counter-reset
+/// hint, schema, count and sum; no zero bucket, buckets or custom bounds.
+fn strip_to_stats(fh: &mut FloatHistogram) {
+    fh.zero_threshold = 0.0;
+    fh.zero_count = 0.0;
+    fh.positive_spans.clear();
+    fh.negative_spans.clear();
+    fh.positive_buckets.clear();
+    fh.negative_buckets.clear();
+    fh.custom_values.clear();
 }
 
 /// The selectors (by address) whose histograms Prometheus reads through its
@@ -292,23 +460,31 @@ pub(crate) fn eval_vector_selector(ev: &mut Evaluator<'_>, vs: &VectorSelector) 
         None => (ev.start - offset, ev.end - offset),
     };
     let lookback = ev.ctx.lookback;
-    let series = load(ev, vs, lo - lookback + 1, hi)?;
-    let mut out = Vec::with_capacity(series.len());
-    for s in series {
+    let sel = Selection::new(ev, vs, lo - lookback + 1, hi);
+    let ctx = ev.ctx;
+    let mut out = Vec::new();
+    sel.each(ctx, |labels, src| {
         let mut ser = Series {
-            metric: s.labels,
+            metric: labels.clone(),
             ..Default::default()
         };
-        for ts in ev.steps() {
+        for (step, ts) in ev.steps().enumerate() {
             let r = at.unwrap_or(ts) - offset;
-            if let Some((_, v)) = lookup(&s.samples, r, lookback) {
+            src.advance(r - lookback, r)?;
+            if let Some((_, v)) = lookup(src.slices().0, r, lookback) {
+                // With `@` the selector is step-invariant: Prometheus reads
+                // it once and repeats it at every step.
+                let read = at.is_none() || step == 0;
                 match v {
                     SVal::F(f) => {
                         ev.ctx.alloc(1)?;
+                        ev.stats.add(step, 1, read);
                         ser.floats.push(FPoint { t: ts, f: *f });
                     }
                     SVal::H(h) => {
-                        ev.ctx.alloc(hist_size(h))?;
+                        let n = hist_size(h);
+                        ev.ctx.alloc(n)?;
+                        ev.stats.add(step, n, read);
                         ser.histograms.push(HPoint {
                             t: ts,
                             h: h.clone(),
@@ -320,6 +496,7 @@ pub(crate) fn eval_vector_selector(ev: &mut Evaluator<'_>, vs: &VectorSelector) 
         if !ser.floats.is_empty() || !ser.histograms.is_empty() {
             out.push(ser);
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }

@@ -78,10 +78,18 @@ impl Series {
     }
 }
 
-/// Prometheus's size of a histogram point for sample limits: one per 8
-/// buckets, rounded up, plus one.
+/// Prometheus 3.x's size of a histogram point for sample limits and query
+/// statistics (`HPoint.size`): the histogram's in-memory size in Go — a
+/// 168-byte struct plus 8 bytes per span, bucket and custom bound — in
+/// units of 16 bytes, rounded to nearest.
 pub(crate) fn hist_size(h: &FloatHistogram) -> usize {
-    (h.positive_buckets.len() + h.negative_buckets.len()).div_ceil(8) + 1
+    let bytes = 168
+        + 8 * (h.positive_spans.len()
+            + h.negative_spans.len()
+            + h.positive_buckets.len()
+            + h.negative_buckets.len()
+            + h.custom_values.len());
+    (bytes + 8) / 16
 }
 
 /// An instant vector.

@@ -284,6 +284,11 @@ impl Runner {
         }
     }
 
+    /// The loaded data, for running an engine of the caller's over it.
+    pub fn queryable(&self) -> &dyn Queryable {
+        &self.store
+    }
+
     /// Drops all data.
     pub fn clear(&mut self) {
         self.store = Store::default();

@@ -113,8 +113,9 @@ impl Pool {
     }
 
     /// Builds the targets of `self.groups`: active (deduplicated) and
-    /// dropped.
-    fn build(&mut self) -> Vec<(Target, Labels)> {
+    /// dropped; also returns how many targets could not be created.
+    fn build(&mut self) -> (Vec<(Target, Labels)>, u64) {
+        let mut failed = 0;
         let mut b = LabelsBuilder::new();
         let mut active: Vec<(Target, Labels)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -137,6 +138,7 @@ impl Pool {
                         }
                     }
                     Err(e) => {
+                        failed += 1;
                         tracing::error!(job = %self.cfg.job_name, err = %e, "creating target failed");
                     }
                 }
@@ -153,7 +155,7 @@ impl Pool {
             None
         };
         *lock(&self.forced_error) = forced;
-        active
+        (active, failed)
     }
 
     fn start(
@@ -228,9 +230,9 @@ impl Pool {
 
     /// Applies new target groups.
     pub(crate) fn sync(&mut self, groups: Vec<TargetGroup>) {
-        inc(&self.ctx.metrics.syncs, 1);
+        let started = std::time::Instant::now();
         self.groups = groups;
-        let active = self.build();
+        let (active, failed) = self.build();
         let mut keep = HashMap::with_capacity(active.len());
         for (t, discovered) in active {
             let hash = t.hash;
@@ -251,6 +253,9 @@ impl Pool {
         }
         self.loops = keep;
         self.draining.retain(|h| !h.task.is_finished());
+        self.ctx
+            .metrics
+            .observe_sync(&self.cfg.job_name, started.elapsed(), failed);
     }
 
     /// Applies a changed configuration: every loop is replaced.
@@ -265,7 +270,7 @@ impl Pool {
         self.client = client;
         self.accept = accept_header(&cfg.scrape_protocols, cfg.metric_name_escaping_scheme);
         self.cfg = cfg;
-        let active = self.build();
+        let (active, _) = self.build();
         // A target's successor has the same URL and public labels (its hash
         // may differ: it covers `__scrape_interval__` and friends).
         let mut old: HashMap<(String, Labels), LoopHandle> = std::mem::take(&mut self.loops)
@@ -291,6 +296,7 @@ impl Pool {
 
     /// Tells every loop to stop with `mode`; returns their tasks.
     pub(crate) fn stop(&mut self, mode: Stop) -> Vec<JoinHandle<Option<State>>> {
+        self.ctx.metrics.forget_job(&self.cfg.job_name);
         let mut out = Vec::new();
         for (_, h) in self.loops.drain() {
             h.stop.send_replace(mode);

@@ -20,7 +20,12 @@
 //! Deletion of series ([`Db::delete`]) writes tombstones into the blocks
 //! and, for the head, logs a tombstones record to the WAL and keeps the
 //! intervals (by series labels) that queries and the next head compaction
-//! apply; replay restores them.
+//! apply; replay restores them. Queries of samples never see deleted
+//! samples, nor a head series whose samples are all deleted; a metadata
+//! select (`SelectHints::func` `series`, the series API) still lists such a
+//! series while its open chunk is in range, as Prometheus does: its head
+//! index gives the open chunk an end time of `i64::MAX`, which no deletion
+//! covers, until the head is compacted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -730,6 +735,9 @@ impl Queryable for Db {
         } else {
             qs.push(Box::new(DeletingQuerier {
                 inner: head_q,
+                head: &self.head,
+                mint,
+                maxt,
                 deleted: Arc::new(deleted),
             }));
         }
@@ -740,9 +748,14 @@ impl Queryable for Db {
     }
 }
 
-/// A querier hiding deleted intervals of some series.
+/// A head querier hiding deleted intervals of some series.
 struct DeletingQuerier<'a> {
+    /// The head's own querier, for label names and values (Prometheus's
+    /// head answers those from its postings, deletions or not).
     inner: Box<dyn Querier + 'a>,
+    head: &'a Head,
+    mint: i64,
+    maxt: i64,
     deleted: Arc<HashMap<Labels, Vec<Interval>>>,
 }
 
@@ -753,9 +766,14 @@ impl Querier for DeletingQuerier<'_> {
         hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> Box<dyn SeriesSet + '_> {
+        let limit = hints.map_or(0, |h| h.limit);
+        let series = self
+            .head
+            .select_series(self.mint, self.maxt, sorted, limit, matchers);
         Box::new(DeletingSet {
-            inner: self.inner.select(sorted, hints, matchers),
+            series: series.into_iter(),
             deleted: Arc::clone(&self.deleted),
+            listing: hints.is_some_and(|h| h.func == "series"),
         })
     }
 
@@ -777,20 +795,20 @@ impl Querier for DeletingQuerier<'_> {
     }
 }
 
-struct DeletingSet<'a> {
-    inner: Box<dyn SeriesSet + 'a>,
+struct DeletingSet {
+    series: std::vec::IntoIter<head::read::HeadSeries>,
     deleted: Arc<HashMap<Labels, Vec<Interval>>>,
+    /// A metadata select: wholly deleted series with their open chunk in
+    /// range are listed (without samples).
+    listing: bool,
 }
 
-impl SeriesSet for DeletingSet<'_> {
+impl SeriesSet for DeletingSet {
     fn next(&mut self) -> Option<Result<BoxedSeries, StorageError>> {
         loop {
-            let s = match self.inner.next()? {
-                Ok(s) => s,
-                Err(e) => return Some(Err(e)),
-            };
+            let s = self.series.next()?;
             let Some(ivs) = self.deleted.get(s.labels()) else {
-                return Some(Ok(s));
+                return Some(Ok(Box::new(s)));
             };
             // Decode now: a series wholly deleted must not appear at all.
             let samples = match compact::collect_samples(&mut *s.iterator()) {
@@ -801,7 +819,7 @@ impl SeriesSet for DeletingSet<'_> {
                 .into_iter()
                 .filter(|(t, _)| !is_deleted(ivs, *t))
                 .collect();
-            if kept.is_empty() {
+            if kept.is_empty() && !(self.listing && s.listed_despite(ivs)) {
                 continue;
             }
             return Some(Ok(Box::new(storage::vec::VecSeries::new(
@@ -809,10 +827,6 @@ impl SeriesSet for DeletingSet<'_> {
                 kept,
             ))));
         }
-    }
-
-    fn warnings(&self) -> Warnings {
-        self.inner.warnings()
     }
 }
 

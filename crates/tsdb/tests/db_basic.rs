@@ -237,3 +237,62 @@ fn deleting_every_sample_survives_a_restart() {
         dump(&db, 0, 10_000, &all())
     );
 }
+
+/// Labels of the series a metadata select (`series` API) lists.
+fn listed(db: &Db, mint: i64, maxt: i64, m: &[Matcher]) -> Vec<String> {
+    let q = db.querier(mint, maxt).unwrap();
+    let hints = storage::SelectHints {
+        start: mint,
+        end: maxt,
+        func: "series".into(),
+        ..Default::default()
+    };
+    let mut set = q.select(true, Some(&hints), m);
+    let mut out = Vec::new();
+    while let Some(s) = set.next() {
+        out.push(s.unwrap().labels().to_string());
+    }
+    out
+}
+
+#[test]
+fn wholly_deleted_head_series_is_listed_until_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, 2, 0, H, 60_000);
+    let m = vec![Matcher::new(MatchOp::Equal, "i", "1").unwrap()];
+    db.delete(i64::MIN, i64::MAX, &m).unwrap();
+    // Sample selects never see it ...
+    let got = dump(&db, 0, H, &all());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, lbls(0).to_string());
+    // ... the series listing does, as Prometheus's head index lists the
+    // open chunk as reaching to the end of time; without samples.
+    assert_eq!(
+        listed(&db, 0, H, &all()),
+        vec![lbls(0).to_string(), lbls(1).to_string()]
+    );
+    {
+        let q = db.querier(0, H).unwrap();
+        let hints = storage::SelectHints {
+            func: "series".into(),
+            ..Default::default()
+        };
+        let mut set = q.select(true, Some(&hints), &m);
+        let s = set.next().unwrap().unwrap();
+        assert_eq!(s.iterator().next(), ValueType::None);
+    }
+    // Not where the open chunk is out of range.
+    assert_eq!(listed(&db, 2 * H, 3 * H, &m), Vec::<String>::new());
+    // Also after a restart (the tombstones come back from the WAL).
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(listed(&db, 0, H, &m), vec![lbls(1).to_string()]);
+    assert!(dump(&db, 0, H, &m).is_empty());
+    // Once the head is compacted past it, it is gone (`fill` extends only
+    // series 0).
+    fill(&db, 1, 5 * H, 6 * H, 60_000);
+    db.compact().unwrap();
+    assert!(!db.blocks().is_empty());
+    assert_eq!(listed(&db, 0, 6 * H, &m), Vec::<String>::new());
+}

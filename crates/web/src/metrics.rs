@@ -13,20 +13,20 @@
 //!   `prometheus_api_remote_write_invalid_labels_samples_total`.
 //!
 //! Updated once per request or query. Summary quantiles (0.5, 0.9, 0.99)
-//! are exact over a bounded window of recent observations (the last
-//! [`WINDOW_CAPACITY`] within 10 minutes) rather than client_golang's
-//! streaming estimate over 10 minutes; count and sum cover all time.
+//! are exact over a bounded window of recent observations
+//! ([`SummaryWindow`]) rather than client_golang's streaming estimate over
+//! 10 minutes; count and sum cover all time.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::HttpBody as _;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use expfmt::family::{Bucket, Counter, Histogram, Quantile, Summary};
+use expfmt::family::{Bucket, Counter, Histogram, SummaryWindow};
 use expfmt::{Metric, MetricFamily, MetricValue};
 use model::MetricType;
 
@@ -36,10 +36,7 @@ use crate::api::Shared;
 const DURATION_BUCKETS: &[f64] = &[0.1, 0.2, 0.4, 1.0, 3.0, 8.0, 20.0, 60.0, 120.0];
 /// `prometheus_http_response_size_bytes` bucket bounds.
 const SIZE_BUCKETS: &[f64] = &[1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
-/// Most observations a summary window keeps.
-pub(crate) const WINDOW_CAPACITY: usize = 2048;
-/// How long a summary observation counts for quantiles.
-const MAX_AGE: Duration = Duration::from_secs(600);
+/// The quantiles of the summaries.
 const OBJECTIVES: [f64; 3] = [0.5, 0.9, 0.99];
 
 /// A classic histogram's state.
@@ -87,57 +84,6 @@ impl Hist {
     }
 }
 
-/// A summary's state: all-time count and sum, recent observations.
-#[derive(Default)]
-struct Window {
-    recent: VecDeque<(Instant, f64)>,
-    count: u64,
-    sum: f64,
-}
-
-impl Window {
-    fn observe(&mut self, v: f64) {
-        let now = Instant::now();
-        if self.recent.len() == WINDOW_CAPACITY {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((now, v));
-        self.count += 1;
-        self.sum += v;
-    }
-
-    fn value(&mut self) -> MetricValue {
-        let now = Instant::now();
-        while self
-            .recent
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) > MAX_AGE)
-        {
-            self.recent.pop_front();
-        }
-        let mut vals: Vec<f64> = self.recent.iter().map(|(_, v)| *v).collect();
-        vals.sort_by(f64::total_cmp);
-        let quantiles = OBJECTIVES
-            .iter()
-            .map(|q| Quantile {
-                quantile: *q,
-                value: if vals.is_empty() {
-                    f64::NAN
-                } else {
-                    let i = ((*q * vals.len() as f64).ceil() as usize).clamp(1, vals.len()) - 1;
-                    vals[i]
-                },
-            })
-            .collect();
-        MetricValue::Summary(Summary {
-            count: self.count as f64,
-            sum: self.sum,
-            quantiles,
-            created_ms: None,
-        })
-    }
-}
-
 /// The engine's query slices.
 #[derive(Clone, Copy)]
 pub(crate) enum Slice {
@@ -162,7 +108,7 @@ pub(crate) struct ApiMetrics {
     /// Queries running or waiting for a slot.
     pub(crate) queries: AtomicI64,
     concurrent_max: i64,
-    slices: [Mutex<Window>; 4],
+    slices: [Mutex<SummaryWindow>; 4],
     /// Remote read requests running or waiting.
     pub(crate) remote_read_queries: AtomicI64,
     /// Remote write samples refused for invalid labels.
@@ -281,7 +227,7 @@ impl ApiMetrics {
             .map(|(s, name)| {
                 metric(
                     vec![("slice".into(), (*name).into())],
-                    lock(&self.slices[*s as usize]).value(),
+                    lock(&self.slices[*s as usize]).value(&OBJECTIVES),
                 )
             })
             .collect();
@@ -391,11 +337,11 @@ mod tests {
 
     #[test]
     fn summary_quantiles() {
-        let mut w = Window::default();
+        let mut w = SummaryWindow::default();
         for i in 1..=100 {
             w.observe(f64::from(i));
         }
-        let MetricValue::Summary(s) = w.value() else {
+        let MetricValue::Summary(s) = w.value(&OBJECTIVES) else {
             panic!("not a summary")
         };
         assert_eq!(s.count, 100.0);

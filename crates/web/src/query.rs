@@ -288,8 +288,9 @@ fn success(mut res: QueryResult, plan: &Plan) -> Outcome {
     }
 }
 
-/// `stats.NewQueryStats` without per-step statistics (the engine does not
-/// gather them).
+/// `stats.NewQueryStats` without the per-step statistics, which
+/// Prometheus writes only under `--enable-feature=promql-per-step-stats`
+/// (not offered; the engine has them in `QueryStats`).
 fn write_stats(w: &mut Writer, s: &promql::QueryStats) {
     let total = s.prepare_seconds + s.eval_seconds;
     w.obj().key("timings").obj();
@@ -301,9 +302,10 @@ fn write_stats(w: &mut Writer, s: &promql::QueryStats) {
     w.key("execTotalTime").go_float(total);
     w.end_obj();
     w.key("samples").obj();
-    let n = i64::try_from(s.total_queryable_samples).unwrap_or(i64::MAX);
-    w.key("totalQueryableSamples").int(n);
-    w.key("samplesRead").int(n);
+    w.key("totalQueryableSamples")
+        .int(i64::try_from(s.total_queryable_samples).unwrap_or(i64::MAX));
+    w.key("samplesRead")
+        .int(i64::try_from(s.samples_read).unwrap_or(i64::MAX));
     w.key("peakSamples")
         .int(i64::try_from(s.peak_samples).unwrap_or(i64::MAX));
     w.end_obj();

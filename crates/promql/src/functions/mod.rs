@@ -19,9 +19,9 @@ use promql_syntax::ast::{Call, Expr};
 
 use crate::annotations::Annotations;
 use crate::error::{Error, Result};
-use crate::eval::{Evaluator, drop_metric_name, unparen};
+use crate::eval::{Evaluator, Read, drop_metric_name, unparen};
 use crate::selector::{lookup, window, window_all, window_sts};
-use crate::value::{FPoint, HPoint, Matrix, Sample, Series, Vector};
+use crate::value::{FPoint, HPoint, Matrix, Sample, Series, Vector, hist_size};
 
 /// One window of one series at one step, handed to range-vector functions.
 pub(crate) struct Win<'a> {
@@ -168,25 +168,31 @@ fn timestamp_of_selector(
         Some(a) => (a - offset, a - offset),
         None => (ev.start - offset, ev.end - offset),
     };
-    let series = crate::selector::load(ev, vs, lo - lb + 1, hi)?;
+    let sel = crate::selector::Selection::new(ev, vs, lo - lb + 1, hi);
     let delayed = ev.delayed_name_removal();
     let mut out = Vec::new();
-    for s in series {
+    let mut per_step = vec![0usize; ev.num_steps()];
+    let ctx = ev.ctx;
+    sel.each(ctx, |labels, src| {
         let mut ser = Series {
             metric: if delayed {
-                s.labels.clone()
+                labels.clone()
             } else {
-                drop_metric_name(&s.labels)
+                drop_metric_name(labels)
             },
             drop_name: true,
             ..Default::default()
         };
-        for ts in ev.steps() {
+        for (step, ts) in ev.steps().enumerate() {
             let r = at.unwrap_or(ts) - offset;
-            if let Some((t, _)) = lookup(&s.samples, r, lb) {
+            src.advance(r - lb, r)?;
+            let (samples, sts) = src.slices();
+            if let Some((t, _)) = lookup(samples, r, lb) {
+                ev.stats.add(step, 1, at.is_none() || step == 0);
+                per_step[step] += 1;
                 let t = if start {
-                    let i = s.samples.partition_point(|(st, _)| *st <= r) - 1;
-                    s.sts.get(i).copied().unwrap_or(0)
+                    // The sample found is the newest held.
+                    sts.last().copied().unwrap_or(0)
                 } else {
                     *t
                 };
@@ -200,7 +206,19 @@ fn timestamp_of_selector(
         if !ser.floats.is_empty() {
             out.push(ser);
         }
+        Ok(())
+    })?;
+    // Prometheus evaluates this step by step: at each step the selected
+    // samples are held beside the results so far and the step's results.
+    // The results are all held now; account for the largest step's inputs.
+    let (mut before, mut peak) = (0usize, 0usize);
+    for n in per_step {
+        peak = peak.max(before + 2 * n);
+        before += n;
     }
+    let extra = peak - before;
+    ev.ctx.alloc(extra)?;
+    ev.ctx.free(extra);
     Ok(out)
 }
 
@@ -230,7 +248,7 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
             scalars.push(scalar_steps(ev, a)?);
         }
     }
-    let arg = ev.range_arg(&call.args[mi])?;
+    let arg = ev.range_arg(&call.args[mi], Read::Windows)?;
     if arg.anchored && !ANCHORED_SAFE.contains(&name) {
         return Err(Error::eval(format!(
             "anchored modifier can only be used with: {} - not with {name}",
@@ -254,13 +272,21 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
     let use_sts = matches!(name, "rate" | "irate" | "increase" | "resets");
     let mut args_now = vec![0.0; scalars.len()];
     let mut annos = std::mem::take(&mut ev.annos);
-    for s in &arg.series {
-        let drop = !keep_name || s.drop_name;
+    // Memory accounting as Prometheus's: the current window is held (it
+    // grows and shrinks with the steps and is dropped when the next series
+    // starts); a series' results are added once the series is done.
+    let mut held = 0usize;
+    let ctx = ev.ctx;
+    arg.each_series(ctx, |labels, drop_name, src| {
+        ev.ctx.free(held);
+        held = 0;
+        let mut out_size = 0usize;
+        let drop = !keep_name || drop_name;
         let mut ser = Series {
             metric: if drop && !delayed {
-                drop_metric_name(&s.labels)
+                drop_metric_name(labels)
             } else {
-                s.labels.clone()
+                labels.clone()
             },
             drop_name: drop,
             ..Default::default()
@@ -273,16 +299,20 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
             let (mint, maxt) = arg.window(ts);
             if arg.anchored || arg.smoothed {
                 let hi = maxt + if arg.smoothed { lb } else { 0 };
-                window_all(&s.samples, mint - lb, hi, &mut floats);
+                src.advance(mint - lb, hi)?;
+                let (samples, _) = src.slices();
+                window_all(samples, mint - lb, hi, &mut floats);
                 floats.retain(|p| !model::is_stale_nan(p.f));
                 hists.clear();
-                window(&s.samples, mint - lb, hi, &mut Vec::new(), &mut hists);
+                window(samples, mint - lb, hi, &mut Vec::new(), &mut hists);
             } else {
-                window(&s.samples, mint, maxt, &mut floats, &mut hists);
+                src.advance(mint, maxt)?;
+                let (samples, sts) = src.slices();
+                window(samples, mint, maxt, &mut floats, &mut hists);
                 if use_sts {
                     window_sts(
-                        &s.samples,
-                        &s.sts,
+                        samples,
+                        sts,
                         mint,
                         maxt,
                         &mut float_sts,
@@ -290,14 +320,35 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
                     );
                 }
             }
-            if floats.is_empty() && hists.is_empty() {
+            let n = floats.len() + hists.iter().map(|p| hist_size(&p.h)).sum::<usize>();
+            if n > held {
+                ev.ctx.alloc(n - held)?;
+            } else {
+                ev.ctx.free(held - n);
+            }
+            held = n;
+            if n == 0 {
                 continue;
             }
-            ev.ctx.alloc(floats.len() + hists.len())?;
+            // Statistics: the whole window counts at every step; it is read
+            // at the first step, then only what the previous step's window
+            // did not reach (a subquery's reads were counted by its own
+            // evaluator; with `@` the window is read once).
+            let read = match arg.subquery_held {
+                Some(_) => 0,
+                None if step == 0 => n,
+                None if arg.at.is_some() => 0,
+                None => {
+                    let hi = maxt + if arg.smoothed { lb } else { 0 };
+                    count_after(&floats, &hists, hi - ev.interval)
+                }
+            };
+            ev.stats.add(step, n, false);
+            ev.stats.add_read(step, read as u64);
             let w = Win {
                 floats: &floats,
                 hists: &hists,
-                metric: &s.labels,
+                metric: labels,
                 range_start: mint,
                 range_end: maxt,
                 range: arg.range,
@@ -308,15 +359,13 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
                 float_sts: &float_sts,
                 hist_sts: &hist_sts,
             };
-            let r = range_fn(name, &w, &mut annos);
-            ev.ctx.free(floats.len() + hists.len());
-            match r? {
+            match range_fn(name, &w, &mut annos)? {
                 Some(Out::F(f)) => {
-                    ev.ctx.alloc(1)?;
+                    out_size += 1;
                     ser.floats.push(FPoint { t: ts, f });
                 }
                 Some(Out::H(h)) => {
-                    ev.ctx.alloc(crate::value::hist_size(&h))?;
+                    out_size += hist_size(&h);
                     ser.histograms.push(HPoint {
                         t: ts,
                         h: Arc::new(h),
@@ -325,8 +374,9 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
                 None => {}
             }
         }
+        ev.ctx.alloc(out_size)?;
         if (name == "rate" || name == "increase") && !ser.floats.is_empty() {
-            let n = s.labels.get("__name__").unwrap_or("");
+            let n = labels.get("__name__").unwrap_or("");
             if !n.is_empty()
                 && !n.ends_with("_total")
                 && !n.ends_with("_sum")
@@ -342,7 +392,9 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
         if !ser.floats.is_empty() || !ser.histograms.is_empty() {
             out.push(ser);
         }
-    }
+        Ok(())
+    })?;
+    ev.ctx.free(held + arg.subquery_held.unwrap_or(0));
     ev.annos = annos;
     if name == "absent_over_time" {
         let n = steps.len();
@@ -373,6 +425,17 @@ fn eval_range_call(ev: &mut Evaluator<'_>, call: &Call, mi: usize) -> Result<Mat
         crate::eval::merge_same_labelset(out.clone())?;
     }
     Ok(out)
+}
+
+/// Samples (histograms by size) newer than `cutoff` (`countSamplesAfter`).
+fn count_after(floats: &[FPoint], hists: &[HPoint], cutoff: i64) -> usize {
+    floats.iter().rev().take_while(|p| p.t > cutoff).count()
+        + hists
+            .iter()
+            .rev()
+            .take_while(|p| p.t > cutoff)
+            .map(|p| hist_size(&p.h))
+            .sum::<usize>()
 }
 
 fn range_fn(name: &str, w: &Win<'_>, annos: &mut Annotations) -> Result<Option<Out>> {

@@ -19,6 +19,7 @@ use storage::{
 
 use super::series::{ChunkLoc, MemSeries};
 use super::{Head, read};
+use crate::block::tombstones::Interval;
 use crate::chunkenc::{self, Encoding};
 use crate::chunks::{ChunkDiskMapper, ChunkDiskRef};
 use crate::index::postings::MemPostings;
@@ -58,6 +59,8 @@ pub struct HeadSeries {
     /// Time range of each in-order chunk of `chunks` (same order).
     spans: Vec<(i64, i64)>,
     has_ooo: bool,
+    /// Whether the open chunk is among `chunks` (it overlapped the range).
+    open: bool,
     mapper: Arc<RwLock<ChunkDiskMapper>>,
     mint: i64,
     maxt: i64,
@@ -90,6 +93,7 @@ fn snapshot(
     let st = s.lock();
     let mut chunks = Vec::new();
     let mut spans = Vec::new();
+    let mut open = false;
     for c in &st.mmapped {
         if overlaps(c.mint, c.maxt, mint, maxt) {
             chunks.push(match &c.loc {
@@ -104,6 +108,7 @@ fn snapshot(
     {
         chunks.push(SnapChunk::Mem(h.data.encoding(), h.data.bytes().into()));
         spans.push((h.mint, h.maxt()));
+        open = true;
     }
     let mut has_ooo = false;
     if let Some(o) = st.ooo() {
@@ -133,6 +138,7 @@ fn snapshot(
         chunks,
         spans,
         has_ooo,
+        open,
         mapper: Arc::clone(mapper),
         mint,
         maxt,
@@ -140,6 +146,19 @@ fn snapshot(
 }
 
 impl HeadSeries {
+    /// Whether Prometheus's head index would still list the series under
+    /// the deleted intervals `ivs` (sorted, disjoint): some captured chunk
+    /// is not wholly inside one of them. The open chunk never is: the
+    /// index gives it an end time of `i64::MAX`.
+    pub(crate) fn listed_despite(&self, ivs: &[Interval]) -> bool {
+        if self.open {
+            return true;
+        }
+        self.spans
+            .iter()
+            .any(|&(lo, hi)| !ivs.iter().any(|iv| iv.mint <= lo && hi <= iv.maxt))
+    }
+
     /// Decodes every captured sample in range, sorted by time.
     fn decode(&self) -> (Vec<(i64, Value)>, Option<StorageError>) {
         let mut out = Vec::new();
