@@ -36,8 +36,9 @@ install_matplotlib() {
 
 warn_if_busy() {
   local p
+  command -v pidof >/dev/null || return 0
   for p in prometheus victoria-metrics; do
-    if pgrep -x "$p" >/dev/null; then
+    if pidof "$p" >/dev/null; then
       echo "warning: a $p process is already running; it shares the CPUs with the benchmark" >&2
     fi
   done
