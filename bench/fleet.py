@@ -7,6 +7,15 @@ histogram, an info metric) with realistic label sets; values change on every
 scrape (each target keeps its own scrape counter `g`, so every scraper sees the
 same deterministic sequence). The exposition is text format 0.0.4.
 
+Values are chosen so that the servers' query results can be cross-checked:
+  * every counter (including each histogram bucket, _sum and _count) grows by
+    a constant per scrape, so `rate` over a range covered by samples is exactly
+    increment / interval on every server;
+  * every gauge series of the fleet has its own base value, spaced GAUGE_SPACING
+    apart, plus a per-scrape change smaller than GAUGE_SPACING: values change on
+    every scrape but never reorder the series, so `topk`/`bottomk` pick the same
+    series whichever scrape a server saw last.
+
 Series per target = 40 * handlers + 1:
   fleet_http_requests_total{handler,method,code}              counter   8 / handler
   fleet_http_request_duration_seconds_bucket{handler,method,le} + _sum + _count
@@ -20,7 +29,6 @@ The process exits by itself after --max-seconds (every load loop is bounded).
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -31,6 +39,29 @@ BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "
 CACHES = ("users", "sessions", "objects", "pages", "tokens")
 RESOURCES = ("users", "orders", "items", "carts", "payments", "invoices", "sessions",
              "products", "reviews", "search", "accounts", "shipments", "coupons", "events")
+
+# Gauges: base = GAUGE_FLOOR + ((k * GAUGE_STRIDE) % GAUGE_PRIME) * GAUGE_SPACING for the
+# fleet-wide gauge index k (distinct for k < GAUGE_PRIME, i.e. up to 3,333 targets of 50
+# handlers), plus gauge_step(g, i) < GAUGE_SPACING. The stride scatters the ranks over
+# targets and handlers (topk is not simply the last target's series).
+GAUGE_FLOOR = 1 << 26
+GAUGE_SPACING = 1 << 16
+GAUGE_PRIME = 1_000_003
+GAUGE_STRIDE = 7919
+GAUGES_PER_HANDLER = 1 + len(CACHES)  # fleet_inflight_requests + fleet_cache_bytes per cache
+
+
+def gauge_base(k):
+    return GAUGE_FLOOR + ((k * GAUGE_STRIDE) % GAUGE_PRIME) * GAUGE_SPACING
+
+
+def gauge_step(g, i):
+    """Per-scrape change of gauge i of a target: differs between consecutive g (4099 % 1024
+    != 0) and stays below GAUGE_SPACING, so the series' order never changes."""
+    return ((g * 4099 + i * 131) % 1024) * 32
+
+
+assert 1023 * 32 < GAUGE_SPACING
 
 
 def series_per_target(handlers):
@@ -61,7 +92,6 @@ class Target:
         self.gauge_prefix = []     # (prefix, base)
         self.hist = []             # per (handler, method): list of bucket prefixes, sum prefix, count prefix, scale
         hs = handler_names(handlers)
-        lines_hdr = []
         for h in hs:
             for m in METHODS:
                 for ci, c in enumerate(CODES):
@@ -74,10 +104,13 @@ class Target:
                 s = f'fleet_http_request_duration_seconds_sum{{handler="{h}",method="{m}"}} '
                 c = f'fleet_http_request_duration_seconds_count{{handler="{h}",method="{m}"}} '
                 self.hist.append((bs, s, c, 50 + (hi * 31 + idx) % 200))
-        for hi, h in enumerate(hs):
-            self.gauge_prefix.append((f'fleet_inflight_requests{{handler="{h}"}} ', hi % 17))
-            for cache in CACHES:
-                self.gauge_prefix.append((f'fleet_cache_bytes{{handler="{h}",cache="{cache}"}} ', ((idx + 1) * (hi + 3) * 65536) % 500000000))
+        first_gauge = idx * GAUGES_PER_HANDLER * handlers  # fleet-wide index of this target's first gauge
+        for h in hs:
+            names = [f'fleet_inflight_requests{{handler="{h}"}} ']
+            names += [f'fleet_cache_bytes{{handler="{h}",cache="{cache}"}} ' for cache in CACHES]
+            for p in names:
+                self.gauge_prefix.append((p, gauge_base(first_gauge + len(self.gauge_prefix))))
+        assert first_gauge + len(self.gauge_prefix) <= GAUGE_PRIME, "too many gauges for distinct bases"
         self.header = (
             "# HELP fleet_http_requests_total Requests served.\n# TYPE fleet_http_requests_total counter\n"
         )
@@ -86,7 +119,6 @@ class Target:
             "# HELP fleet_build_info Build information.\n# TYPE fleet_build_info gauge\n"
             f'fleet_build_info{{version="1.{idx % 7}.{idx % 3}",zone="eu-west-1{zone}",service="svc-{idx % 20}"}} 1\n'
         )
-        del lines_hdr
 
     def render(self):
         g = self.g
@@ -100,15 +132,33 @@ class Target:
         for bs, s, c, scale in self.hist:
             total = scale * g + scale
             for bp, sh in zip(bs, shares):
-                out.append(f"{bp}{total * sh // 1000}\n")
+                out.append(f"{bp}{(g + 1) * (scale * sh // 1000)}\n")  # constant increment per scrape
             out.append(f"{s}{total * 0.137:.3f}\n")
             out.append(f"{c}{total}\n")
         out.append("# HELP fleet_inflight_requests In-flight requests.\n# TYPE fleet_inflight_requests gauge\n")
-        gp = self.gauge_prefix
-        out.extend([f"{p}{(b + g * 7 + i) % 100}\n" if p.startswith("fleet_inflight") else f"{p}{b + ((g * 4099 + i * 131) % 65536) * 1024}\n"
-                    for i, (p, b) in enumerate(gp)])
+        out.extend([f"{p}{b + gauge_step(g, i)}\n" for i, (p, b) in enumerate(self.gauge_prefix)])
         out.append(self.info)
         return "".join(out).encode()
+
+
+def gauge_values(body):
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in body.decode().splitlines()
+            if line.startswith(("fleet_cache_bytes", "fleet_inflight_requests"))}
+
+
+def check_gauge_order(targets):
+    """Targets at different scrape counts (as on two servers) rank every gauge series the same."""
+    def ranking():
+        vals = {}
+        for t in targets:
+            vals.update(((t.idx, k), v) for k, v in gauge_values(t.render()).items())
+        return sorted(vals, key=vals.get)
+    first = ranking()
+    for i, t in enumerate(targets):
+        t.g += 1 + i % 3
+    assert ranking() == first, "gauge order changed between scrapes"
+    print(f"gauge order: {len(first)} series, same ranking at different scrape counts")
 
 
 async def serve_target(target, reader, writer, stats):
@@ -183,9 +233,8 @@ def main():
         dt = time.process_time() - t0
         lines = args.targets * series_per_target(args.handlers)
         print(f"one round: {lines} series, {n / 1e6:.1f} MB, {dt:.3f} s cpu ({dt / lines * 1e6:.2f} us/series)")
+        check_gauge_order(targets)
         return
-    if hasattr(os, "sched_setaffinity"):
-        pass
     asyncio.run(main_async(args))
 
 

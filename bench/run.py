@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: Ember vs Prometheus vs VictoriaMetrics (issue 9).
 
-    python3 bench/run.py --scale 100k      # ~14 min
-    python3 bench/run.py --scale 1m        # ~25 min
+    python3 bench/run.py --scale 100k      # ~17 min
+    python3 bench/run.py --scale 1m        # ~24 min (+ ~6 min with --replay)
+    bench/run.sh                           # all of it from a fresh machine
 
-One run, one machine, everything on 127.0.0.1. A synthetic fleet (bench/fleet.py,
-one process, N targets on N loopback ports, values changing every scrape) is
-started once; then each server in turn (never two at once) is started on a fresh
-data directory with the same scrape config and interval, and measured:
+One run, one machine, everything on 127.0.0.1. Each server in turn (never two at
+once) is started on a fresh data directory with the same scrape config and
+interval, together with a fresh synthetic fleet (bench/fleet.py: one process, N
+targets on N loopback ports, values a deterministic function of each target's
+own scrape count), and measured:
 
   * ingestion: samples ingested in the measurement window, counted the same way
     on all three servers with PromQL (sum of `scrape_samples_scraped` over the
@@ -16,15 +18,18 @@ data directory with the same scrape config and interval, and measured:
     /proc/<pid>/stat over the window (not the server's self-metrics);
   * resident memory: VmRSS from /proc/<pid>/status sampled every second
     (mean/peak in the window, bytes per active series = mean RSS / active series);
-  * disk bytes per sample: Prometheus — the head written to a block (admin API
-    snapshot, bytes of the block / numSamples in its meta.json) and, for
-    comparison, WAL + chunks_head; Ember — WAL + chunks_head only (Ember has no
-    blocks yet); VictoriaMetrics — its data directory after /internal/force_flush;
+  * disk bytes per sample: Prometheus and Ember — the head written to a block
+    (admin API snapshot, bytes of the block / numSamples in its meta.json) and,
+    for comparison, WAL + chunks_head; VictoriaMetrics — its data directory
+    after /internal/force_flush;
   * restart with a full WAL: SIGTERM, then time from exec until /-/ready answers
     200 and until a first correct query (the pre-restart series count of one
     metric at a pre-restart timestamp);
   * query latency (median, p90) of a fixed query set evaluated at the end of
-    the window.
+    the window, and a cross-check of every query's result: Ember's against
+    Prometheus's and VictoriaMetrics's (same series, values within
+    XCHECK_REL_TOL), so that a fast wrong answer is caught;
+  * the issue's goals, each met or not with the measured ratio.
 
 Writes bench/results/<date>-<scale>.json, .md and PNG charts, prints the table.
 Every wait is bounded; all children are killed on exit.
@@ -56,28 +61,45 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 SCALES = {
-    # targets x (40*handlers+1) series; interval; warm-up and measurement windows (s)
-    "100k": dict(targets=50, handlers=50, interval=15, warmup=45, measure=180, query_runs=9),
-    "1m": dict(targets=500, handlers=50, interval=15, warmup=75, measure=180, query_runs=5),
+    # targets x (40*handlers+1) series; interval; warm-up and measurement windows (s);
+    # rate_range: the range of the query set's rate(); warm-up + window >= rate_range +
+    # an interval, so that every rate at the window's end covers a full range of samples
+    # (then all three servers compute increment / interval; see cross_check).
+    "100k": dict(targets=50, handlers=50, interval=15, warmup=135, measure=180,
+                 query_runs=9, rate_range="5m"),
+    "1m": dict(targets=500, handlers=50, interval=15, warmup=135, measure=180,
+               query_runs=5, rate_range="5m"),
     # a smoke test of the harness itself, not a benchmark
-    "smoke": dict(targets=4, handlers=5, interval=5, warmup=10, measure=15, query_runs=3),
+    "smoke": dict(targets=4, handlers=5, interval=5, warmup=55, measure=15, query_runs=3, rate_range="1m"),
 }
 REPORT_SERIES_PER_TARGET = 5  # up, scrape_duration_seconds, scrape_samples_scraped, ..._post_metric_relabeling, scrape_series_added
 
-QUERIES = [
-    ("sum_rate", "instant", 'sum by (handler) (rate(fleet_http_requests_total[5m]))'),
+QUERIES = [  # {r}: the scale's rate_range
+    ("sum_rate", "instant", 'sum by (handler) (rate(fleet_http_requests_total[{r}]))'),
     ("histogram_quantile", "instant",
-     'histogram_quantile(0.9, sum by (le, handler) (rate(fleet_http_request_duration_seconds_bucket[5m])))'),
+     'histogram_quantile(0.9, sum by (le, handler) (rate(fleet_http_request_duration_seconds_bucket[{r}])))'),
     ("topk", "instant", 'topk(10, fleet_cache_bytes)'),
     ("regex", "instant",
-     'sum by (region) (rate(fleet_http_requests_total{code=~"5..",handler=~"/api/v[12]/(users|orders).*"}[5m]))'),
+     'sum by (region) (rate(fleet_http_requests_total{code=~"5..",handler=~"/api/v[12]/(users|orders).*"}[{r}]))'),
     ("join", "instant",
-     'sum by (instance) (rate(fleet_http_requests_total{code="500"}[5m])) * on (instance) group_left (zone, version) fleet_build_info'),
-    ("range_1h_15s", "range", 'sum by (region, code) (rate(fleet_http_requests_total[5m]))'),
+     'sum by (instance) (rate(fleet_http_requests_total{code="500"}[{r}])) * on (instance) group_left (zone, version) fleet_build_info'),
+    ("range_1h_15s", "range", 'sum by (region, code) (rate(fleet_http_requests_total[{r}]))'),
     ("count_by_name", "instant", 'count by (__name__) ({__name__=~".+"})'),
 ]
 
+
+def query_set(rate_range="5m"):
+    """The query set as run: [(name, kind, query)] with the rate range filled in."""
+    return [(name, kind, q.replace("{r}", rate_range)) for name, kind, q in QUERIES]
+
+
+def result_queries(result):
+    """The query set of a result (older results did not record it: then the 5m set)."""
+    return [tuple(x) for x in result.get("query_set") or query_set()]
+
+
 CHILDREN = []  # Popen objects, each the leader of its own process group
+EXIT_ALERT = 3  # exit status: outputs written, but a cross-check or a disk snapshot failed
 
 
 def log(msg):
@@ -397,15 +419,33 @@ def pct(xs, p):
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def run_queries(base, t_eval, runs, budget_s=90.0):
+def series_key(metric):
+    """A result series' label set as one sorted, Prometheus-style string."""
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(metric.items())) + "}"
+
+
+def normalise(kind, res):
+    """Result series -> {label set: [value, points]}: an instant vector's value (points 1),
+    a range query's last value and its number of points."""
     out = {}
-    for name, kind, q in QUERIES:
+    for r in res:
+        if kind == "range":
+            vals = r.get("values") or []
+            out[series_key(r.get("metric", {}))] = [float(vals[-1][1]) if vals else None, len(vals)]
+        else:
+            out[series_key(r.get("metric", {}))] = [float(r["value"][1]), 1]
+    return out
+
+
+def run_queries(base, queries, t_eval, runs, budget_s=90.0):
+    out = {}
+    for name, kind, q in queries:
         if kind == "range":
             params = {"query": q, "start": f"{t_eval - 3600:.3f}", "end": f"{t_eval:.3f}", "step": "15"}
             url = f"{base}/api/v1/query_range?" + urllib.parse.urlencode(params)
         else:
             url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": f"{t_eval:.3f}"})
-        times, ok, nres, npoints, err = [], True, None, None, None
+        times, ok, nres, npoints, err, norm = [], True, None, None, None, None
         t_start = time.monotonic()
         for i in range(runs + 1):  # first run is a warm-up, not timed
             t0 = time.perf_counter()
@@ -419,17 +459,77 @@ def run_queries(base, t_eval, runs, budget_s=90.0):
                 res = d.get("data", {}).get("result", [])
                 nres = len(res)
                 npoints = sum(len(r.get("values", [])) for r in res) if kind == "range" else nres
+                norm = normalise(kind, res)
             else:
                 times.append(el)
             if i >= 3 and time.monotonic() - t_start > budget_s:
                 break
         out[name] = dict(query=q, kind=kind, ok=ok and bool(times), error=err, result_series=nres,
-                         points=npoints, runs=len(times),
+                         points=npoints, runs=len(times), result=norm,
                          median_s=statistics.median(times) if times else None,
                          p90_s=pct(times, 0.9) if times else None)
         log(f"    {name}: {out[name]['median_s'] and round(out[name]['median_s'] * 1000, 1)} ms median, "
             f"{nres} series")
     return out
+
+
+def snapshot_block(base, data):
+    """Writes the head into a block with the admin snapshot API (as Prometheus and Ember
+    both have it); returns bytes of the snapshot's blocks / numSamples of their meta.json,
+    or an error that says what failed. The snapshot is removed afterwards."""
+    st, body = http_post(f"{base}/api/v1/admin/tsdb/snapshot?skip_head=false")
+    if st != 200:
+        return dict(error=f"snapshot: HTTP {st}: {body[:300]!r}")
+    try:
+        snap = os.path.join(data, "snapshots", json.loads(body)["data"]["name"])
+        blocks = [os.path.join(snap, b) for b in sorted(os.listdir(snap))]
+        metas = []
+        for b in blocks:
+            with open(os.path.join(b, "meta.json")) as f:
+                metas.append(json.load(f))
+        nsamp = sum(m["stats"]["numSamples"] for m in metas)
+        bbytes = sum(du(b) for b in blocks)
+        return dict(block_count=len(blocks), block_bytes=bbytes, block_samples=nsamp,
+                    block_series=sum(m["stats"]["numSeries"] for m in metas),
+                    block_bytes_per_sample=bbytes / nsamp if nsamp else None,
+                    bytes_per_sample=bbytes / nsamp if nsamp else None,
+                    method="head written to a block (admin snapshot); bytes of block / numSamples",
+                    error=None if nsamp else "snapshot has no samples")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return dict(error=f"snapshot: unreadable ({type(e).__name__}: {e})")
+    finally:
+        shutil.rmtree(os.path.join(data, "snapshots"), ignore_errors=True)
+
+
+def measure_disk(key, base, data, samples_metric):
+    total_samples = self_metrics(base, {samples_metric}).get(samples_metric)
+    disk = dict(samples_total_self_metric=total_samples)
+    if key == "victoriametrics":
+        http_get(f"{base}/internal/force_flush", 60)
+        time.sleep(3)
+        vb = du(data)
+        disk.update(data_bytes=vb, bytes_per_sample=vb / total_samples if total_samples else None,
+                    method="whole -storageDataPath after /internal/force_flush / vm_rows_added_to_storage_total")
+        return disk
+    wal, ch = du(os.path.join(data, "wal")), du(os.path.join(data, "chunks_head"))
+    disk.update(wal_bytes=wal, chunks_head_bytes=ch,
+                wal_chunks_head_bytes_per_sample=(wal + ch) / total_samples if total_samples else None)
+    disk.update(snapshot_block(base, data))
+    if disk.get("error"):
+        log(f"  DISK: {key} {disk['error']}")
+    return disk
+
+
+def start_fleet(sc, port, work):
+    """A fresh fleet process (its targets' scrape counts start at 0); exits by itself after
+    one server's run at most."""
+    budget = sc["warmup"] + sc["measure"] + 1800
+    p = spawn([sys.executable, os.path.join(HERE, "fleet.py"), "--targets", str(sc["targets"]),
+               "--handlers", str(sc["handlers"]), "--base-port", str(port),
+               "--max-seconds", str(budget)], os.path.join(work, "fleet.log"))
+    if not wait_until(lambda: all(not port_free(port + i) for i in (0, sc["targets"] - 1)), 60, 0.2):
+        raise RuntimeError("fleet did not start")
+    return p
 
 
 def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape_round, active_series,
@@ -508,49 +608,11 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
 
         # queries over the ingested data, evaluated at the end of the window
         log("  queries")
-        res["queries"] = run_queries(base, t_we, sc["query_runs"]) if sc.get("queries", True) else {}
+        res["queries"] = run_queries(base, query_set(sc["rate_range"]), t_we, sc["query_runs"]) \
+            if sc.get("queries", True) else {}
 
-        # disk
         log("  disk")
-        disk = {}
-        sm = self_metrics(base, {sdef["samples_metric"]})
-        total_samples = sm.get(sdef["samples_metric"])
-        disk["samples_total_self_metric"] = total_samples
-        if key in ("ember", "prometheus"):
-            wal = du(os.path.join(data, "wal"))
-            ch = du(os.path.join(data, "chunks_head"))
-            disk.update(wal_bytes=wal, chunks_head_bytes=ch,
-                        wal_chunks_head_bytes_per_sample=(wal + ch) / total_samples if total_samples else None)
-        if key == "prometheus":
-            st, body = http_post(f"{base}/api/v1/admin/tsdb/snapshot?skip_head=false")
-            if st == 200:
-                name = json.loads(body)["data"]["name"]
-                snap = os.path.join(data, "snapshots", name)
-                blocks = [os.path.join(snap, b) for b in os.listdir(snap)] if os.path.isdir(snap) else []
-                bbytes = sum(du(b) for b in blocks)
-                nsamp = nser = 0
-                for b in blocks:
-                    with open(os.path.join(b, "meta.json")) as f:
-                        m = json.load(f)
-                    nsamp += m["stats"]["numSamples"]
-                    nser += m["stats"]["numSeries"]
-                disk.update(block_bytes=bbytes, block_samples=nsamp, block_series=nser,
-                            block_bytes_per_sample=bbytes / nsamp if nsamp else None,
-                            bytes_per_sample=bbytes / nsamp if nsamp else None,
-                            method="head written to a block (admin snapshot); bytes of block / numSamples")
-                shutil.rmtree(os.path.join(data, "snapshots"), ignore_errors=True)
-            else:
-                disk["error"] = f"snapshot HTTP {st}"
-        elif key == "ember":
-            disk.update(bytes_per_sample=disk.get("wal_chunks_head_bytes_per_sample"),
-                        method="WAL + chunks_head bytes / samples appended (no blocks in Ember yet)")
-        else:
-            http_get(f"{base}/internal/force_flush", 60)
-            time.sleep(3)
-            vb = du(data)
-            disk.update(data_bytes=vb, bytes_per_sample=vb / total_samples if total_samples else None,
-                        method="whole -storageDataPath after /internal/force_flush / vm_rows_added_to_storage_total")
-        res["disk"] = disk
+        res["disk"] = measure_disk(key, base, data, sdef["samples_metric"])
 
         # restart with a full WAL
         log("  restart")
@@ -579,7 +641,7 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
     return res
 
 
-def bench_replay(defs, sc, work, port, runs, keep=None):
+def bench_replay(defs, sc, work, port, runs, keep, new_fleet):
     """WAL replay of the same WAL by Prometheus and Ember.
 
     Prometheus scrapes the fleet for the scale's warm-up + window, then is
@@ -593,6 +655,7 @@ def bench_replay(defs, sc, work, port, runs, keep=None):
     os.makedirs(src)
     logpath = os.path.join(work, "replay.log")
     log("== WAL replay: Prometheus writes the WAL")
+    fl = new_fleet()
     p = spawn(defs["prometheus"]["cmd"](src), logpath)
     try:
         if not wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 180, 0.1):
@@ -605,6 +668,7 @@ def bench_replay(defs, sc, work, port, runs, keep=None):
         series = self_metrics(base, {"prometheus_tsdb_head_series"}).get("prometheus_tsdb_head_series")
     finally:
         stop(p, signal.SIGKILL, timeout=60)
+        stop(fl)
     out = dict(wal_bytes=du(os.path.join(src, "wal")), chunks_head_bytes=du(os.path.join(src, "chunks_head")),
                samples=samples, series=series, expected_count=expect, servers={})
     log(f"  WAL {out['wal_bytes'] / 2**20:.0f} MiB, {series} series, {samples} samples")
@@ -662,7 +726,7 @@ ROWS = [
     ("rss_bytes_per_active_series", "RSS bytes / active series (mean RSS)", "B", 1, "lower"),
     ("rss_anon_bytes_per_active_series", "Anonymous RSS bytes / active series (window end)", "B", 1, "lower"),
     ("rss_peak_queries_bytes", "RSS peak while the query set ran", "MiB", 1 / 2**20, "lower"),
-    ("disk.bytes_per_sample", "Disk B/sample (Prom: block; Ember: WAL+chunks_head; VM: data dir)", "B", 1, "lower"),
+    ("disk.bytes_per_sample", "Disk B/sample (block from snapshot; VM: data dir)", "B", 1, "lower"),
     ("disk.wal_chunks_head_bytes_per_sample", "WAL+chunks_head B/sample", "B", 1, "lower"),
     ("shutdown_s", "Shutdown (SIGTERM→exit)", "s", 1, "lower"),
     ("restart.ready_s", "Restart: exec → /-/ready", "s", 1, "lower"),
@@ -685,7 +749,7 @@ def table_rows(result):
     for path, label, unit, mul, _ in ROWS:
         vals = {k: (get(srv[k], path) if path != "active_series" else result["active_series"]) for k in srv}
         rows.append((label, unit, {k: (v * mul if isinstance(v, (int, float)) else None) for k, v in vals.items()}))
-    for name, _, _ in QUERIES:
+    for name, _, _ in result_queries(result):
         for stat in ("median_s", "p90_s"):
             vals = {k: get(srv[k], f"queries.{name}.{stat}") for k in srv}
             rows.append((f"Query {name} {stat[:-2]}", "ms", {k: (v * 1000 if v is not None else None)
@@ -727,13 +791,180 @@ def render_table(result, markdown=False):
             r = ratio(vals.get("ember"), vals.get("victoriametrics"))
             row.append(f"{r:.2f}×" if r is not None else "—")
         body.append(row)
+    return format_table(head, body, markdown, right=range(2, len(head)))
+
+
+def format_table(head, body, markdown=False, right=()):
+    """A Markdown table, or aligned text; columns whose index is in `right` align right."""
     if markdown:
-        out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
-        out += ["| " + " | ".join(r) + " |" for r in body]
-        return "\n".join(out)
+        esc = lambda c: str(c).replace("|", "\\|")  # noqa: E731
+        out = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
+        return "\n".join(out + ["| " + " | ".join(esc(c) for c in r) + " |" for r in body])
     w = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
-    line = lambda r: "  ".join(str(c).ljust(w[i]) if i < 2 else str(c).rjust(w[i]) for i, c in enumerate(r))  # noqa: E731
-    return "\n".join([line(head), "  ".join("-" * x for x in w)] + [line(r) for r in body])
+    line = lambda r: "  ".join(str(c).rjust(w[i]) if i in right else str(c).ljust(w[i]) for i, c in enumerate(r))  # noqa: E731
+    return "\n".join([line(head).rstrip(), "  ".join("-" * x for x in w)] + [line(r).rstrip() for r in body])
+
+
+# ---------------------------------------------------------------- cross-check
+
+# Relative tolerance for a value of Ember's against the same series of a peer. The fleet
+# makes every legitimate difference tiny: counters grow by a constant per scrape and every
+# rate covers a full range (SCALES), so rate is increment / interval on all servers up to
+# timestamp jitter (~1e-4); gauges differ by at most one scrape's change, < 2^15 on a base
+# >= 2^26 (< 0.05%, fleet.py); histogram_quantile interpolates within the same bucket.
+# 2% leaves room for all of that and still catches a wrong extrapolation (a rate over an
+# incomplete range is off by >= 5%), a missed or doubled series in a sum, or a wrong bucket.
+XCHECK_REL_TOL = 0.02
+# (VictoriaMetrics stores floats as decimals: it returned the ~5e10 gauges off by ~1e-9.)
+# Range query: the number of points per series may differ by one at the start (the servers
+# started scraping at different offsets), and VictoriaMetrics returned one more point per
+# series than Prometheus and Ember in the smoke runs (found by running).
+XCHECK_POINTS_TOL = 2
+XCHECK_PEERS = ("prometheus", "victoriametrics")
+# Series only a peer writes, by design, so not a wrong answer of Ember's; left out of the
+# comparison and listed. VictoriaMetrics adds `scrape_timeout_seconds` to the report series of
+# every scrape (Prometheus 2.42 only with --enable-feature=extra-scrape-metrics), so
+# `count by (__name__)` has one more group there. Found by running; labels are otherwise the same.
+PEER_ONLY_SERIES = {"victoriametrics": ('__name__="scrape_timeout_seconds"',)}
+XCHECK_SHOW = 5  # mismatches kept per query and peer
+
+
+def rel_diff(a, b):
+    if a == b or (a != a and b != b):  # equal, or both NaN
+        return 0.0
+    if a is None or b is None or a != a or b != b:
+        return float("inf")
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def compare_results(ember, peer, kind, peer_label, peer_only=()):
+    """Ember's normalised result against a peer's: same label sets, values within
+    XCHECK_REL_TOL, range series with about as many points. Series only the peer has and
+    that match one of `peer_only` are left out (listed as ignored)."""
+    ignored = sorted(k for k in set(peer) - set(ember) if any(m in k for m in peer_only))
+    peer = {k: v for k, v in peer.items() if k not in ignored}
+    mismatches = [f"only in Ember: {k}" for k in sorted(set(ember) - set(peer))]
+    mismatches += [f"only in {peer_label}: {k}" for k in sorted(set(peer) - set(ember))]
+    max_rel = 0.0
+    for k in sorted(set(ember) & set(peer)):
+        (ve, ne), (vp, np_) = ember[k], peer[k]
+        d = rel_diff(ve, vp)
+        max_rel = max(max_rel, d)
+        if d > XCHECK_REL_TOL:
+            mismatches.append(f"{k}: Ember {ve:.6g}, {peer_label} {vp:.6g} ({d:.2%})")
+        if kind == "range" and abs(ne - np_) > XCHECK_POINTS_TOL:
+            mismatches.append(f"{k}: Ember {ne} points, {peer_label} {np_}")
+    return dict(status="ok" if not mismatches else "FAILED", series_ember=len(ember),
+                series_peer=len(peer), max_rel_diff=max_rel, mismatch_count=len(mismatches),
+                mismatches=mismatches[:XCHECK_SHOW], ignored=ignored)
+
+
+def missing_result(srv, name, peer):
+    """Why Ember's or the peer's result of a query is missing: "FAILED" if Ember's query
+    failed, "n/a" if the peer's did (no comparison possible), "not recorded" if the run kept
+    no results (--no-queries, or a JSON from before the cross-check)."""
+    errors = [(who, get(srv[k], f"queries.{name}.error")) for who, k in (("Ember", "ember"), (srv[peer]["label"], peer))]
+    failed = [f"{who}: query failed: {err}" for who, err in errors if err]
+    if not failed:
+        return dict(status="not recorded", mismatches=["no result recorded"])
+    return dict(status="FAILED" if errors[0][1] else "n/a", mismatches=failed)
+
+
+def cross_check(result):
+    """{query: {peer: check}} for every query of the set and every peer that ran it."""
+    srv = result["servers"]
+    out = {}
+    for name, kind, _ in result_queries(result):
+        for peer in XCHECK_PEERS:
+            if peer not in srv or "ember" not in srv:
+                continue
+            e, p = get(srv["ember"], f"queries.{name}.result"), get(srv[peer], f"queries.{name}.result")
+            if e is None or p is None:
+                check = missing_result(srv, name, peer)
+            else:
+                check = compare_results(e, p, kind, srv[peer]["label"], PEER_ONLY_SERIES.get(peer, ()))
+            out.setdefault(name, {})[peer] = check
+    return out
+
+
+def cross_check_failures(result):
+    """(query, peer label) of every check that failed or could not compare a failed query."""
+    return [(q, result["servers"][peer]["label"]) for q, peers in result.get("cross_check", {}).items()
+            for peer, c in peers.items() if c["status"] in ("FAILED", "n/a")]
+
+
+def render_cross_check(result, markdown=False):
+    srv = result["servers"]
+    head = ["Query", "Peer", "Result", "Series (Ember / peer)", "Max rel. diff", "First mismatches"]
+    body = []
+    for q, peers in result.get("cross_check", {}).items():
+        for peer, c in peers.items():
+            series = f"{c['series_ember']} / {c['series_peer']}" if "series_ember" in c else "—"
+            diff = f"{c['max_rel_diff']:.2e}" if c.get("max_rel_diff") is not None else "—"
+            more = c.get("mismatch_count", 0) - len(c["mismatches"])
+            shown = "; ".join(c["mismatches"] + [f"ignored, {srv[peer]['label']} only: {k}" for k in c.get("ignored", [])])
+            shown += f"; … {more} more" if more > 0 else ""
+            status = "ok" if c["status"] == "ok" else f"**{c['status']}**" if markdown else c["status"]
+            body.append([q, srv[peer]["label"], status, series, diff, shown if markdown else shown[:160]])
+    return format_table(head, body, markdown, right=(3, 4))
+
+
+# ---------------------------------------------------------------- goals
+
+GOALS = [
+    # the issue's goals: label, metric path in a server's result, peer, highest Ember/peer ratio
+    ("Resident bytes per active series (mean RSS)", "rss_bytes_per_active_series", "prometheus", 0.3),
+    ("Resident bytes per active series (mean RSS)", "rss_bytes_per_active_series", "victoriametrics", 0.75),
+    ("CPU per ingested sample", "cpu_s_per_million_samples", "prometheus", 0.5),
+    ("Restart time (exec → /-/ready, full WAL)", "restart.ready_s", "prometheus", 0.25),
+    ("Disk bytes per sample (head written to a block)", "disk.block_bytes_per_sample", "prometheus", 1.0),
+]
+QUERY_GOALS = [("prometheus", 0.5), ("victoriametrics", 1.0)]  # median latency, every query
+REPLAY_GOAL = 4.0  # WAL replay at least this many times faster than Prometheus
+
+
+def goal_row(goal, ratio_, limit, detail=""):
+    """One goal: met when the measured Ember/peer ratio is at most `limit`; None: not measured."""
+    return dict(goal=goal, ratio=ratio_, met=None if ratio_ is None else ratio_ <= limit, detail=detail)
+
+
+def query_goal(result, peer, limit):
+    srv = result["servers"]
+    ratios = {n: ratio(get(srv["ember"], f"queries.{n}.median_s"), get(srv[peer], f"queries.{n}.median_s"))
+              for n, _, _ in result_queries(result)}
+    goal = f"Median latency of every query ≤ {limit:g}× {srv[peer]['label']}"
+    if not ratios or any(r is None for r in ratios.values()):
+        return goal_row(goal, None, limit, "not every query measured on both")
+    worst = max(ratios, key=ratios.get)
+    over = [n for n, r in ratios.items() if r > limit]
+    detail = f"worst: {worst}" + (f"; over the limit: {', '.join(over)}" if over else "")
+    return goal_row(goal, ratios[worst], limit, detail)
+
+
+def goals(result):
+    """The issue's goals, each with the measured Ember/peer ratio and met (True/False) or
+    not measured (None)."""
+    srv = result["servers"]
+    if "ember" not in srv:
+        return []
+    rows = []
+    for label, path, peer, limit in GOALS:
+        if peer in srv:
+            rows.append(goal_row(f"{label} ≤ {limit:g}× {srv[peer]['label']}",
+                                 ratio(get(srv["ember"], path), get(srv[peer], path)), limit))
+    rows += [query_goal(result, peer, limit) for peer, limit in QUERY_GOALS if peer in srv]
+    speedup = get(result, "replay.speedup")
+    rows.append(goal_row(f"WAL replay (same WAL) ≥ {REPLAY_GOAL:g}× faster than Prometheus",
+                         1 / speedup if speedup else None, 1 / REPLAY_GOAL,
+                         f"Ember {speedup:.2f}× faster" if speedup else "not run (--replay)"))
+    return rows
+
+
+def render_goals(rows, markdown=False):
+    verdict = lambda m: "—" if m is None else ("met" if m else "**NOT met**" if markdown else "NOT met")  # noqa: E731
+    body = [[r["goal"], f"{r['ratio']:.3f}×" if r["ratio"] is not None else "—", verdict(r["met"]), r["detail"]]
+            for r in rows]
+    return format_table(["Goal", "Measured (Ember / peer)", "Verdict", "Note"], body, markdown, right=(1,))
 
 
 def charts(result, prefix):
@@ -771,7 +1002,7 @@ def charts(result, prefix):
 
     # 2. query latency
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    names = [n for n, _, _ in QUERIES]
+    names = [n for n, _, _ in result_queries(result)]
     wdt = 0.8 / max(1, len(keys))
     for i, k in enumerate(keys):
         med = [(get(srv[k], f"queries.{n}.median_s") or 0) * 1000 for n in names]
@@ -825,68 +1056,129 @@ def charts(result, prefix):
     return files
 
 
-def markdown(result, table_md, chart_files):
+def rate_range_s(rng):
+    return int(rng[:-1]) * {"s": 1, "m": 60, "h": 3600}[rng[-1]]
+
+
+def alerts(result):
+    """Loud problems: failed cross-checks and failed disk snapshots."""
+    out = []
+    failed = cross_check_failures(result)
+    if failed:
+        out.append("CROSS-CHECK FAILED: Ember's result differs from (or could not be compared with) "
+                   + ", ".join(f"{peer} on {q}" for q, peer in failed) + " — see the cross-check table.")
+    for v in result["servers"].values():
+        if get(v, "disk.error"):
+            out.append(f"DISK SNAPSHOT FAILED for {v['label']}: {v['disk']['error']}")
+    return out
+
+
+def md_setup(result):
     c = result["config"]
-    lines = [f"# Ember vs Prometheus vs VictoriaMetrics — {result['scale']} ({result['date']})", "",
-             f"Command: `{result['command']}`", "",
-             "## Setup", "",
-             f"- Fleet: {c['targets']} targets × {c['series_per_target']} series "
-             f"(+{REPORT_SERIES_PER_TARGET} scrape report series per target) = **{result['active_series']:,} active series**, "
-             "served by one Python process (`bench/fleet.py`) on loopback; counters, gauges, a classic histogram "
-             "(11 buckets) and an info metric, values changing every scrape.",
-             f"- Scrape interval {c['interval']}s for every server; warm-up {c['warmup']}s, measurement window "
-             f"{c['measure']}s; each server alone on the machine (started on an empty data dir, stopped before the next).",
-             f"- Versions: Ember {result['versions'].get('ember')}; {result['versions'].get('prometheus')}; "
-             f"VictoriaMetrics {result['versions'].get('victoriametrics')} (`-search.disableCache`).",
-             "- Fleet cost: " + ", ".join(f"{v['label']} run {v.get('fleet_cpu_cores_avg', 0):.2f} cores"
-                                          for v in result["servers"].values()) +
-             " (mean CPU of the fleet process during each window; it shares the machine with the server).",
-             f"- Machine: {os.cpu_count()} CPUs, shared with other engineers' builds. Mean CPU used by everything "
-             "other than the server under test and the fleet during each window (\"noise\"): " +
-             ", ".join(f"{v['label']} {max(0.0, v.get('noise_cores_avg') or 0):.2f} cores" for v in result["servers"].values()) + ".",
-             "", "## Results", "", table_md, "",
-             "Ratios are Ember divided by the other server: below 1× Ember uses less (or is faster), "
-             "except for the two ingestion rows, where higher is better.", ""]
+    srv = result["servers"].values()
+    return ["## Setup", "",
+            f"- Fleet: {c['targets']} targets × {c['series_per_target']} series "
+            f"(+{REPORT_SERIES_PER_TARGET} scrape report series per target) = **{result['active_series']:,} active "
+            "series**, served by one Python process (`bench/fleet.py`) on loopback; counters, gauges, a classic "
+            "histogram (11 buckets) and an info metric, values changing every scrape; a fresh fleet process per "
+            "server, so every server sees the same values (a function of each target's scrape count).",
+            f"- Scrape interval {c['interval']}s for every server; warm-up {c['warmup']}s, measurement window "
+            f"{c['measure']}s; each server alone on the machine (started on an empty data dir, stopped before the next).",
+            f"- Versions: Ember {result['versions'].get('ember')}; {result['versions'].get('prometheus')}; "
+            f"VictoriaMetrics {result['versions'].get('victoriametrics')} (`-search.disableCache`).",
+            "- Fleet cost: " + ", ".join(f"{v['label']} run {v.get('fleet_cpu_cores_avg', 0):.2f} cores" for v in srv)
+            + " (mean CPU of the fleet process during each window; it shares the machine with the server).",
+            f"- Machine: {os.cpu_count()} CPUs, shared with other engineers' builds. Mean CPU used by everything "
+            "other than the server under test and the fleet during each window (\"noise\"): "
+            + ", ".join(f"{v['label']} {max(0.0, v.get('noise_cores_avg') or 0):.2f} cores" for v in srv) + ".", ""]
+
+
+def md_goals(result):
+    if not result.get("goals"):
+        return []
+    recorded = any(c["status"] != "not recorded" for peers in result.get("cross_check", {}).values()
+                   for c in peers.values())
+    xc = "failed (see below)" if cross_check_failures(result) else "passed" if recorded else "not run"
+    return ["## Goals (issue 9)", "", render_goals(result["goals"], markdown=True), "",
+            "Measured = Ember divided by the peer (for WAL replay: Ember's time / Prometheus's). "
+            f"\"—\": not measured in this run. Cross-check of the query results: {xc}.", ""]
+
+
+def md_cross_check(result):
+    if not result.get("cross_check"):
+        return []
+    return ["## Cross-check of query results", "",
+            f"Ember's result of every query against each peer's: the same series (label sets), values within "
+            f"{XCHECK_REL_TOL:.0%} (relative), range query series with the last value within {XCHECK_REL_TOL:.0%} "
+            f"and the number of points within ±{XCHECK_POINTS_TOL}. The result is the first (warm-up) run "
+            "of each query at the window's end; see `XCHECK_REL_TOL` in `bench/run.py` for why this tolerance.",
+            "", render_cross_check(result, markdown=True), ""]
+
+
+def md_replay(result):
     r = result.get("replay")
-    if r:
-        ps, es = r["servers"]["prometheus"], r["servers"]["ember"]
-        fmt_s = lambda xs: ", ".join(f"{x:.2f}" if x is not None else "—" for x in xs)  # noqa: E731
-        lines += ["## WAL replay (same WAL)", "",
-                  f"Prometheus 2.42 scraped the fleet for {c['warmup'] + c['measure']:.0f} s and was SIGKILLed: "
-                  f"{(r['wal_bytes'] or 0) / 2**20:.0f} MiB of WAL + {(r['chunks_head_bytes'] or 0) / 2**20:.0f} MiB of "
-                  f"chunks_head, {r['series']:,.0f} series, {r['samples']:,.0f} samples. Each server then started on "
-                  "a fresh copy of that directory (files read once beforehand, so both find them in the page "
-                  "cache); time from exec to `/-/ready` = 200, and a check that `count(fleet_http_requests_total)` "
-                  "at a timestamp inside the WAL is complete.", "",
-                  "| | Prometheus | Ember | Prometheus / Ember |", "|---|---:|---:|---:|",
-                  f"| exec → ready, median (s) | {ps['ready_median_s']:.2f} | {es['ready_median_s']:.2f} | "
-                  f"{r['speedup']:.2f}× |" if r.get("speedup") else "| exec → ready | — | — | — |",
-                  f"| runs (s) | {fmt_s(ps['ready_s'])} | {fmt_s(es['ready_s'])} | |",
-                  f"| data complete after ready | {ps['correct']} | {es['correct']} | |",
-                  f"| RSS after ready (MiB) | {fmt_s([x / 2**20 for x in ps['rss_after_ready_bytes'] if x])} | "
-                  f"{fmt_s([x / 2**20 for x in es['rss_after_ready_bytes'] if x])} | |", ""]
-    lines += ["## Query set", "", "| name | query | result series (E / P / VM) |", "|---|---|---|"]
-    for name, kind, q in QUERIES:
-        counts = " / ".join(str(get(v, f"queries.{name}.result_series")) for v in result["servers"].values())
+    if not r:
+        return []
+    c = result["config"]
+    ps, es = r["servers"]["prometheus"], r["servers"]["ember"]
+    fmt_s = lambda xs: ", ".join(f"{x:.2f}" if x is not None else "—" for x in xs)  # noqa: E731
+    return ["## WAL replay (same WAL)", "",
+            f"Prometheus 2.42 scraped the fleet for {c['warmup'] + c['measure']:.0f} s and was SIGKILLed: "
+            f"{(r['wal_bytes'] or 0) / 2**20:.0f} MiB of WAL + {(r['chunks_head_bytes'] or 0) / 2**20:.0f} MiB of "
+            f"chunks_head, {r['series'] or 0:,.0f} series, {r['samples'] or 0:,.0f} samples. Each server then started "
+            "on a fresh copy of that directory (files read once beforehand, so both find them in the page "
+            "cache); time from exec to `/-/ready` = 200, and a check that `count(fleet_http_requests_total)` "
+            "at a timestamp inside the WAL is complete.", "",
+            "| | Prometheus | Ember | Prometheus / Ember |", "|---|---:|---:|---:|",
+            f"| exec → ready, median (s) | {ps['ready_median_s']:.2f} | {es['ready_median_s']:.2f} | "
+            f"{r['speedup']:.2f}× |" if r.get("speedup") else "| exec → ready | — | — | — |",
+            f"| runs (s) | {fmt_s(ps['ready_s'])} | {fmt_s(es['ready_s'])} | |",
+            f"| data complete after ready | {ps['correct']} | {es['correct']} | |",
+            f"| RSS after ready (MiB) | {fmt_s([x / 2**20 for x in ps['rss_after_ready_bytes'] if x])} | "
+            f"{fmt_s([x / 2**20 for x in es['rss_after_ready_bytes'] if x])} | |", ""]
+
+
+def md_query_set(result):
+    srv = result["servers"]
+    names = " / ".join(v["label"] for v in srv.values())
+    lines = ["## Query set", "", f"| name | query | result series ({names}) |", "|---|---|---|"]
+    for name, kind, q in result_queries(result):
+        counts = " / ".join(str(get(v, f"queries.{name}.result_series")) for v in srv.values())
         suffix = " (range: 1h, step 15s)" if kind == "range" else ""
         lines.append(f"| {name} | `{q.replace('|', chr(92) + '|')}`{suffix} | {counts} |")
-    lines += ["", "## Method", "",
-              "- Ingested samples: `sum(sum_over_time(scrape_samples_scraped{job=\"fleet\"}[W]))` at the end of "
-              "the window, on each server (the same PromQL everywhere); each server's own counter "
-              "(`prometheus_tsdb_head_samples_appended_total`, `vm_rows_added_to_storage_total`) is in the JSON "
-              "as a cross-check.",
-              "- CPU: utime+stime of the server pid from `/proc/<pid>/stat` over the window; RSS: `VmRSS` from "
-              "`/proc/<pid>/status` every second. Bytes per active series = mean RSS in the window / active series.",
-              "- Disk: Prometheus — head written to a block by the admin snapshot API (block bytes / `numSamples` "
-              "of its meta.json), plus WAL+chunks_head for comparison; **Ember — WAL + chunks_head bytes per "
-              "appended sample, because Ember has no blocks/compaction yet (they arrive with the TSDB II issue); "
-              "it is not comparable to a block**; VictoriaMetrics — the whole data directory (data + indexdb) "
-              "after `/internal/force_flush`, per row added to storage (background merges may shrink it later).",
-              "- Restart: SIGTERM (graceful), then time from exec until `/-/ready` answers 200 and until "
-              "`count(fleet_http_requests_total)` at a pre-restart timestamp equals its pre-restart value.",
-              "- Queries: evaluated at the end of the window (range query: the hour before it, step 15s); one "
-              "untimed warm-up run, then up to the configured runs (fewer if a query exceeds its time budget).",
-              "", "## Caveats", ""]
+    return lines + [""]
+
+
+METHOD = [
+    "- Ingested samples: `sum(sum_over_time(scrape_samples_scraped{job=\"fleet\"}[W]))` at the end of "
+    "the window, on each server (the same PromQL everywhere); each server's own counter "
+    "(`prometheus_tsdb_head_samples_appended_total`, `vm_rows_added_to_storage_total`) is in the JSON "
+    "as a cross-check.",
+    "- CPU: utime+stime of the server pid from `/proc/<pid>/stat` over the window; RSS: `VmRSS` from "
+    "`/proc/<pid>/status` every second. Bytes per active series = mean RSS in the window / active series.",
+    "- Disk: Prometheus and Ember the same way — the head written to a block by the admin snapshot API "
+    "(`POST /api/v1/admin/tsdb/snapshot`, `--web.enable-admin-api`): bytes of the snapshot's block(s) / "
+    "`stats.numSamples` of their meta.json; plus WAL+chunks_head bytes per appended sample for comparison. "
+    "VictoriaMetrics — the whole data directory (data + indexdb) after `/internal/force_flush`, per row added "
+    "to storage (background merges may shrink it later).",
+    "- Restart: SIGTERM (graceful), then time from exec until `/-/ready` answers 200 and until "
+    "`count(fleet_http_requests_total)` at a pre-restart timestamp equals its pre-restart value.",
+    "- Queries: evaluated at the end of the window (range query: the hour before it, step 15s); one "
+    "untimed warm-up run, then up to the configured runs (fewer if a query exceeds its time budget). "
+    "The warm-up run's result is the one cross-checked.",
+]
+
+
+def markdown(result, table_md, chart_files):
+    lines = [f"# Ember vs Prometheus vs VictoriaMetrics — {result['scale']} ({result['date']})", "",
+             f"Command: `{result['command']}`", ""]
+    lines += [f"> **{a}**\n" for a in alerts(result)]
+    lines += md_setup(result) + md_goals(result)
+    lines += ["## Results", "", table_md, "",
+              "Ratios are Ember divided by the other server: below 1× Ember uses less (or is faster), "
+              "except for the two ingestion rows, where higher is better.", ""]
+    lines += md_cross_check(result) + md_replay(result) + md_query_set(result)
+    lines += ["## Method", ""] + METHOD + ["", "## Caveats", ""]
     lines += [f"- {x}" for x in result.get("caveats", [])]
     lines += ["", "## Charts", ""]
     lines += [f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in chart_files]
@@ -915,8 +1207,7 @@ def main():
     if args.report:
         with open(args.report) as f:
             result = json.load(f)
-        write_outputs(result, args.report[:-len(".json")] if args.report.endswith(".json") else args.report)
-        return
+        return write_outputs(result, args.report[:-len(".json")] if args.report.endswith(".json") else args.report)
 
     if not args.scale:
         ap.error("--scale is required")
@@ -928,6 +1219,8 @@ def main():
         if getattr(args, k) is not None:
             sc[k] = getattr(args, k)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    for warning in coverage_caveat(sc):
+        log(f"warning: {warning}")
     if "ember" in servers and not os.access(ember_bin(), os.X_OK):
         raise SystemExit(f"{ember_bin()} missing: cargo build --release -p ember")
     for exe in (("prometheus", "prometheus"), ("victoriametrics", "victoria-metrics")):
@@ -949,25 +1242,24 @@ def main():
     result = dict(scale=args.scale, date=date, started=dt.datetime.now().isoformat(timespec="seconds"),
                   command="python3 bench/run.py " + " ".join(sys.argv[1:]),
                   config=dict(sc, series_per_target=spt), active_series=active, versions=versions(),
+                  query_set=query_set(sc["rate_range"]),
                   loadavg_before=os.getloadavg(), servers={}, caveats=[])
-    total_budget = 3 * (sc["warmup"] + sc["measure"]) + 3 * 900
     try:
         fport = find_ports(41000, sc["targets"])
         sport = find_ports(29090, 1)
         cfg = os.path.join(work, "scrape.yml")
         write_config(cfg, sc["targets"], fport, sc["interval"])
-        fl = spawn([sys.executable, os.path.join(HERE, "fleet.py"), "--targets", str(sc["targets"]),
-                    "--handlers", str(sc["handlers"]), "--base-port", str(fport),
-                    "--max-seconds", str(total_budget)], os.path.join(work, "fleet.log"))
-        if not wait_until(lambda: all(not port_free(fport + i) for i in (0, sc["targets"] - 1)), 60, 0.2):
-            raise RuntimeError("fleet did not start")
         log(f"fleet: {sc['targets']} targets x {spt} series on 127.0.0.1:{fport}+; servers on :{sport}; work {work}")
+        new_fleet = lambda: start_fleet(sc, fport, work)  # noqa: E731
         defs = server_defs(cfg, sport)
         for key in servers:
-            result["servers"][key] = bench_server(key, defs[key], sc, work, sport, per_round, active, fl)
+            fl = new_fleet()  # a fresh fleet per server: every server sees g = 0, 1, 2, ... per target
+            try:
+                result["servers"][key] = bench_server(key, defs[key], sc, work, sport, per_round, active, fl)
+            finally:
+                stop(fl)
         if args.replay:
-            result["replay"] = bench_replay(defs, sc, work, sport, args.replay_runs, args.replay_keep)
-        stop(fl)
+            result["replay"] = bench_replay(defs, sc, work, sport, args.replay_runs, args.replay_keep, new_fleet)
     finally:
         kill_all()
         if not args.workdir:
@@ -975,7 +1267,7 @@ def main():
 
     result["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     result["loadavg_after"] = os.getloadavg()
-    write_outputs(result, os.path.join(args.out, f"{date}-{args.scale}"))
+    return write_outputs(result, os.path.join(args.out, f"{date}-{args.scale}"))
 
 
 def standard_caveats(result):
@@ -991,21 +1283,39 @@ def standard_caveats(result):
         + (" — the noisy runs' CPU and latency numbers are pessimistic for that server." if worst > 0.3 else "."),
         "Samples per second is the load the fleet offers at this scrape interval (all servers kept up if "
         "the share is ~100%); it is not a maximum-throughput test. CPU s per 1M samples is the efficiency figure.",
-        "Disk bytes/sample is not like-for-like: Ember has no blocks yet (TSDB II issue), so its figure is "
-        "WAL+chunks_head — compare it with Prometheus's WAL+chunks_head row, not with Prometheus's block.",
         f"Short data: about {spw:.0f} samples per series when the disk is measured, so per-series costs "
         "(index, labels, WAL series records) dominate bytes per sample; with hours of data all three would be "
         "much lower.",
-        "VictoriaMetrics has no WAL; its restart is opening its storage. Its `rate` extrapolation differs "
-        "from Prometheus's (values differ; result cardinalities are listed). It was run with "
+        "VictoriaMetrics has no WAL; its restart is opening its storage. Its `rate` does not extrapolate like "
+        "Prometheus's, but over the complete ranges queried here both give increment / interval (see the "
+        "cross-check). It writes one more report series per target (`scrape_timeout_seconds`), so "
+        "`count by (__name__)` has one more group there (left out of the cross-check). It was run with "
         "`-search.disableCache` and `-search.latencyOffset=0s`.",
         "The window is minutes, not hours: no head compaction, no block reads, no retention; memory figures "
-        "are for a young head. Query latency is wall time of a loopback HTTP request, JSON included.",
-    ]
+        "are for a young head; the disk figure is one block cut from that young head by the snapshot. Query "
+        "latency is wall time of a loopback HTTP request, JSON included.",
+    ] + coverage_caveat(c)
+
+
+def coverage_caveat(c):
+    """Warm-up + window overridden below the rate range: rates extrapolate over partly empty
+    ranges, which servers do differently, so the cross-check may fail for that reason."""
+    covered = c["warmup"] + c["measure"]
+    need = rate_range_s(c.get("rate_range", "5m")) + c["interval"]
+    if covered >= need:
+        return []
+    return [f"Warm-up + window ({covered:.0f} s) is shorter than the rate range + one interval ({need:.0f} s): "
+            "rates at the window's end extrapolate over a partly empty range, which the servers do differently "
+            "(Prometheus and Ember extrapolate, VictoriaMetrics does not) — rate values in the cross-check may "
+            "differ for that reason alone."]
 
 
 def write_outputs(result, base):
+    """Derives cross-check, goals and caveats from the measurements (so --report re-renders
+    them with the current rules), then writes JSON, Markdown and charts and prints it all."""
     result["caveats"] = standard_caveats(result)
+    result["cross_check"] = cross_check(result)
+    result["goals"] = goals(result)
     for v in result["servers"].values():  # derived: peak RSS while the query set ran
         tl, m = v.get("rss_timeline") or [], v.get("timeline_marks") or {}
         after = [r for t, r in tl if t > m.get("window_end", float("inf"))]
@@ -1022,12 +1332,20 @@ def write_outputs(result, base):
         r = result["replay"]
         print(f"\nWAL replay: Prometheus {r['servers']['prometheus']['ready_median_s']:.2f} s, "
               f"Ember {r['servers']['ember']['ready_median_s']:.2f} s: Ember {r['speedup']:.2f}x faster")
+    if result["cross_check"]:
+        print("\nCross-check of query results (Ember vs peer):\n" + render_cross_check(result))
+    if result["goals"]:
+        print("\nGoals:\n" + render_goals(result["goals"]))
     print(f"\nwrote {base}.json, {base}.md, " + ", ".join(os.path.basename(x) for x in files))
+    loud = alerts(result)
+    for a in loud:
+        print(f"\n!!! {a}")
+    return EXIT_ALERT if loud else 0
 
 
 if __name__ == "__main__":
     try:
-        main()
+        sys.exit(main())
     except KeyboardInterrupt:
         kill_all()
         sys.exit(130)
