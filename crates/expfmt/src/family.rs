@@ -253,18 +253,24 @@ impl MetricFamily {
         MetricFamily::single(name, help, MetricType::Counter, MetricValue::Counter(c))
     }
 
-    fn single(name: &str, help: &str, kind: MetricType, value: MetricValue) -> MetricFamily {
+    /// A family without unit.
+    pub fn new(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
         MetricFamily {
             name: name.to_string(),
             help: help.to_string(),
             unit: String::new(),
             kind,
-            metrics: vec![Metric {
-                labels: Vec::new(),
-                value,
-                timestamp_ms: None,
-            }],
+            metrics,
         }
+    }
+
+    fn single(name: &str, help: &str, kind: MetricType, value: MetricValue) -> MetricFamily {
+        let m = Metric {
+            labels: Vec::new(),
+            value,
+            timestamp_ms: None,
+        };
+        MetricFamily::new(name, help, kind, vec![m])
     }
 
     /// Rebuilds families from all entries of `parser` (whose input is in

@@ -98,20 +98,7 @@ impl Labels {
     /// Builds a label set from pairs already sorted by name with unique names
     /// and non-empty values. Debug builds check the precondition.
     pub fn from_sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
-        let mut buf = Vec::new();
-        let mut prev: Option<&str> = None;
-        for (n, v) in pairs {
-            debug_assert!(
-                prev.is_none_or(|p| p < n),
-                "labels not sorted or not unique at {n:?}"
-            );
-            prev = Some(n);
-            put_str(&mut buf, n);
-            put_str(&mut buf, v);
-        }
-        Labels {
-            buf: Arc::from(buf),
-        }
+        Labels::from_sorted_in(&mut Vec::new(), pairs)
     }
 
     /// Like [`Labels::from_sorted`], encoding into `scratch` (cleared

@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use promql_syntax::ast::Expr;
 
 /// Functions whose value depends on the step even when their arguments do
-/// not (Prometheus's `AtModifierUnsafeFunctions`).
-const STEP_DEPENDENT: &[&str] = &[
+/// not, `@` or not (Prometheus's `AtModifierUnsafeFunctions`).
+pub const STEP_DEPENDENT: &[&str] = &[
     "days_in_month",
     "day_of_month",
     "day_of_week",

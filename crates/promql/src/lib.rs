@@ -51,6 +51,7 @@ pub use engine::{
     has_at_modifier,
 };
 pub use error::{Error, Result};
+pub use invariant::STEP_DEPENDENT;
 /// `a += b` (or `a -= b` when `sub`) on float histograms with Prometheus's
 /// `FloatHistogram.Add`/`Sub` semantics (zero-bucket, schema and custom
 /// bound reconciliation). False when one has custom buckets and the other

@@ -195,25 +195,6 @@ fn hist_str(h: &FloatHistogram) -> String {
     )
 }
 
-/// Functions whose results depend on the evaluation time even with `@`.
-const AT_UNSAFE: &[&str] = &[
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "end",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "predict_linear",
-    "range",
-    "start",
-    "step",
-    "time",
-    "timestamp",
-];
-
 fn any_call(e: &Expr, names: &[&str]) -> bool {
     if let Expr::Call(c) = e
         && names.contains(&c.func.name)
@@ -432,7 +413,7 @@ impl Runner {
             EvalKind::Instant { at } => {
                 self.run_instant(e, &e.expr, at)?;
                 let parsed = parse_with(&e.expr, Options::all()).map_err(|x| x.to_string())?;
-                if any_call(&parsed, AT_UNSAFE) {
+                if any_call(&parsed, promql::STEP_DEPENDENT) {
                     return Ok(());
                 }
                 let mut with_at = parsed;

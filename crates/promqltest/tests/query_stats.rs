@@ -90,6 +90,21 @@ fn run(r: &Runner, e: &Engine, c: &Case) -> Result<promql::QueryResult, Error> {
     )
 }
 
+/// With `max_samples` one below `peak`, the query must fail with the
+/// sample-limit error.
+fn fails_below(r: &Runner, c: &Case, peak: usize, failures: &mut Vec<String>) {
+    match run(r, &engine(peak - 1), c) {
+        Err(Error::TooManySamples(_)) => {}
+        other => failures.push(format!(
+            "{} {:?} with max_samples {}: {:?}",
+            c.query,
+            c.times,
+            peak - 1,
+            other.map(|r| r.stats.peak_samples)
+        )),
+    }
+}
+
 #[test]
 fn statistics_count_like_prometheus() {
     let r = runner(LOAD);
@@ -120,16 +135,7 @@ fn statistics_count_like_prometheus() {
             continue;
         }
         if c.limit {
-            match run(&r, &engine(c.peak - 1), &c) {
-                Err(Error::TooManySamples(_)) => {}
-                other => failures.push(format!(
-                    "{} {:?} with max_samples {}: {:?}",
-                    c.query,
-                    c.times,
-                    c.peak - 1,
-                    other.map(|r| r.stats.peak_samples)
-                )),
-            }
+            fails_below(&r, &c, c.peak, &mut failures);
         }
     }
     assert!(
@@ -177,14 +183,7 @@ fn peak_is_the_smallest_limit_that_passes() {
                 continue;
             }
         }
-        match run(&r, &engine(max - 1), &c) {
-            Err(Error::TooManySamples(_)) => {}
-            other => failures.push(format!(
-                "{query} {times:?} with max_samples {}: {:?}",
-                max - 1,
-                other.map(|r| r.stats.peak_samples)
-            )),
-        }
+        fails_below(&r, &c, max, &mut failures);
     }
     assert!(
         failures.is_empty(),

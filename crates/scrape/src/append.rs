@@ -224,6 +224,21 @@ struct LabelsError {
 /// The final labels of a scraped series: its own labels and name, the
 /// target's labels merged as `honor_labels` says, `metric_relabel_configs`
 /// applied, then checked (names, limits). `None`: relabeling dropped it.
+/// Builds the series' final labels into `out` unless it holds them already
+/// (a cached series' labels are built only when needed).
+fn fill_labels(
+    out: &mut Option<Labels>,
+    st: &mut State,
+    s: &Settings,
+    name: &str,
+    labels: &LabelsView<'_>,
+) -> Result<(), LabelsError> {
+    if out.is_none() {
+        *out = final_labels(st, s, name, labels)?;
+    }
+    Ok(())
+}
+
 fn final_labels(
     st: &mut State,
     s: &Settings,
@@ -394,14 +409,9 @@ pub(crate) fn append_scrape(
                     // The storage does not know the series (any more): append
                     // with its labels, built again for a cached series.
                     Ok(None) => {
-                        if new_labels.is_none() {
-                            match final_labels(st, s, name, &labels) {
-                                Ok(l) => new_labels = l,
-                                Err(e) => {
-                                    err = Some(e.text);
-                                    break;
-                                }
-                            }
+                        if let Err(e) = fill_labels(&mut new_labels, st, s, name, &labels) {
+                            err = Some(e.text);
+                            break;
                         }
                         match &new_labels {
                             Some(l) => app.append(None, l, t, sample),
@@ -463,14 +473,9 @@ pub(crate) fn append_scrape(
             continue;
         }
         // Exemplars are rare: a cached series' labels are built again.
-        if new_labels.is_none() {
-            match final_labels(st, s, name, &labels) {
-                Ok(l) => new_labels = l,
-                Err(e) => {
-                    err = Some(e.text);
-                    break;
-                }
-            }
+        if let Err(e) = fill_labels(&mut new_labels, st, s, name, &labels) {
+            err = Some(e.text);
+            break;
         }
         let Some(series_labels) = &new_labels else {
             continue;

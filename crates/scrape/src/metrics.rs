@@ -138,13 +138,7 @@ impl Metrics {
 impl Metrics {
     fn sync_families(&self) -> Vec<MetricFamily> {
         let mut syncs = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
-        let family = |name: &str, help: &str, kind, metrics| MetricFamily {
-            name: name.into(),
-            help: help.into(),
-            unit: String::new(),
-            kind,
-            metrics,
-        };
+        let family = MetricFamily::new;
         let metric = |job: &str, value| Metric {
             labels: vec![("scrape_job".into(), job.to_string())],
             value,

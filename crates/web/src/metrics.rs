@@ -188,13 +188,7 @@ impl ApiMetrics {
 
     /// The families, each sorted by labels.
     pub(crate) fn families(&self) -> Vec<MetricFamily> {
-        let family = |name: &str, help: &str, kind, metrics| MetricFamily {
-            name: name.into(),
-            help: help.into(),
-            unit: String::new(),
-            kind,
-            metrics,
-        };
+        let family = MetricFamily::new;
         let metric = |labels: Vec<(String, String)>, value| Metric {
             labels,
             value,
