@@ -437,14 +437,58 @@ def normalise(kind, res):
     return out
 
 
+def query_url(base, kind, q, t_eval):
+    if kind == "range":
+        params = {"query": q, "start": f"{t_eval - 3600:.3f}", "end": f"{t_eval:.3f}", "step": "15"}
+        return f"{base}/api/v1/query_range?" + urllib.parse.urlencode(params)
+    return f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": f"{t_eval:.3f}"})
+
+
+PROFILE_QUERIES = None  # --profile-queries DIR: perf profiles of Ember's queries go there
+
+
+def profile_queries(pid, base, queries, t_eval, outdir, tag, runs=5):
+    """After the timed runs: `perf record` (software clock, call graphs) attached to the
+    server while each query runs `runs` more times, untimed; writes perf's self-time
+    report per query (`<tag>-<query>.txt`, the head of `perf report --no-children
+    --sort symbol`) and returns {query: file}. Needs `perf`; errors are returned, not raised."""
+    if not shutil.which("perf"):
+        return dict(error="perf not installed")
+    os.makedirs(outdir, exist_ok=True)
+    files = {}
+    for name, kind, q in queries:
+        url = query_url(base, kind, q, t_eval)
+        data = os.path.join(outdir, f"{tag}-{name}.data")
+        rec = subprocess.Popen(["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-p", str(pid),
+                                "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # perf attaches to every thread first
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            http_get(url, timeout=300)
+        el = time.perf_counter() - t0
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=120)
+        rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol",
+                              "--stdio", "-g", "none", "--percent-limit", "0.7"],
+                             capture_output=True, text=True, timeout=300)
+        txt = os.path.join(outdir, f"{tag}-{name}.txt")
+        with open(txt, "w") as f:
+            f.write(f"# {q}\n# {runs} runs in {el:.2f} s wall ({el / runs * 1000:.0f} ms each), "
+                    f"perf record -F 999 -e cpu-clock -g -p <ember> (the 1 s before the first run "
+                    f"and the scrapes meanwhile are included)\n")
+            f.write("\n".join(line for line in rep.stdout.splitlines() if line.strip()
+                               and not line.startswith("# ") or line.startswith("# Samples")))
+            f.write("\n")
+        os.remove(data)
+        files[name] = os.path.basename(txt)
+        log(f"    profiled {name}: {txt}")
+    return files
+
+
 def run_queries(base, queries, t_eval, runs, budget_s=90.0):
     out = {}
     for name, kind, q in queries:
-        if kind == "range":
-            params = {"query": q, "start": f"{t_eval - 3600:.3f}", "end": f"{t_eval:.3f}", "step": "15"}
-            url = f"{base}/api/v1/query_range?" + urllib.parse.urlencode(params)
-        else:
-            url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": f"{t_eval:.3f}"})
+        url = query_url(base, kind, q, t_eval)
         times, ok, nres, npoints, err, norm = [], True, None, None, None, None
         t_start = time.monotonic()
         for i in range(runs + 1):  # first run is a warm-up, not timed
@@ -473,10 +517,14 @@ def run_queries(base, queries, t_eval, runs, budget_s=90.0):
     return out
 
 
-def snapshot_block(base, data):
+KEEP_SNAPSHOTS = None  # --keep-snapshots DIR: a copy of each server's snapshot goes to DIR/<server>
+
+
+def snapshot_block(base, data, key=None):
     """Writes the head into a block with the admin snapshot API (as Prometheus and Ember
     both have it); returns bytes of the snapshot's blocks / numSamples of their meta.json,
-    or an error that says what failed. The snapshot is removed afterwards."""
+    or an error that says what failed. The snapshot is removed afterwards (copied first
+    to KEEP_SNAPSHOTS/<key> when that is set, to compare the blocks with promtool)."""
     st, body = http_post(f"{base}/api/v1/admin/tsdb/snapshot?skip_head=false")
     if st != 200:
         return dict(error=f"snapshot: HTTP {st}: {body[:300]!r}")
@@ -489,6 +537,10 @@ def snapshot_block(base, data):
                 metas.append(json.load(f))
         nsamp = sum(m["stats"]["numSamples"] for m in metas)
         bbytes = sum(du(b) for b in blocks)
+        if KEEP_SNAPSHOTS and key:
+            dst = os.path.join(KEEP_SNAPSHOTS, key)
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(snap, dst)
         return dict(block_count=len(blocks), block_bytes=bbytes, block_samples=nsamp,
                     block_series=sum(m["stats"]["numSeries"] for m in metas),
                     block_bytes_per_sample=bbytes / nsamp if nsamp else None,
@@ -514,7 +566,7 @@ def measure_disk(key, base, data, samples_metric):
     wal, ch = du(os.path.join(data, "wal")), du(os.path.join(data, "chunks_head"))
     disk.update(wal_bytes=wal, chunks_head_bytes=ch,
                 wal_chunks_head_bytes_per_sample=(wal + ch) / total_samples if total_samples else None)
-    disk.update(snapshot_block(base, data))
+    disk.update(snapshot_block(base, data, key))
     if disk.get("error"):
         log(f"  DISK: {key} {disk['error']}")
     return disk
@@ -610,6 +662,9 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
         log("  queries")
         res["queries"] = run_queries(base, query_set(sc["rate_range"]), t_we, sc["query_runs"]) \
             if sc.get("queries", True) else {}
+        if PROFILE_QUERIES and key == "ember" and sc.get("queries", True):
+            res["query_profiles"] = profile_queries(p.pid, base, query_set(sc["rate_range"]), t_we,
+                                                    PROFILE_QUERIES, sc.get("name", "run"))
 
         log("  disk")
         res["disk"] = measure_disk(key, base, data, sdef["samples_metric"])
@@ -1202,8 +1257,16 @@ def main():
                     help="also time WAL replay: Prometheus writes a WAL (SIGKILL), both restart on copies of it")
     ap.add_argument("--replay-runs", type=int, default=3, help="restarts per server in the replay test")
     ap.add_argument("--replay-keep", metavar="DIR", help="keep a copy of Prometheus's data dir there (profiling)")
+    ap.add_argument("--profile-queries", metavar="DIR",
+                    help="after Ember's timed queries, perf-profile each query (5 more runs) into DIR")
+    ap.add_argument("--keep-snapshots", metavar="DIR",
+                    help="keep each server's disk snapshot in DIR/<server> (to compare blocks)")
     ap.add_argument("--report", metavar="JSON", help="only re-render table, Markdown and charts from a result JSON")
     args = ap.parse_args()
+    global KEEP_SNAPSHOTS
+    KEEP_SNAPSHOTS = args.keep_snapshots and os.path.abspath(args.keep_snapshots)
+    global PROFILE_QUERIES
+    PROFILE_QUERIES = args.profile_queries and os.path.abspath(args.profile_queries)
     if args.report:
         with open(args.report) as f:
             result = json.load(f)
@@ -1215,6 +1278,7 @@ def main():
     EMBER_BIN = args.ember_bin
     sc = dict(SCALES[args.scale])
     sc["queries"] = not args.no_queries
+    sc["name"] = args.scale
     for k in ("warmup", "measure", "interval"):
         if getattr(args, k) is not None:
             sc[k] = getattr(args, k)

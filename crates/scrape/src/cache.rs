@@ -3,9 +3,10 @@
 //! sample; the series dropped by relabeling; the per-family metadata; and
 //! staleness tracking.
 //!
-//! Memory: an entry is ~60 bytes whatever the series looks like. Keys are
-//! not the raw bytes but a 128-bit keyed hash of them (two SipHash-1-3 with
-//! random keys per cache): a false match needs a collision of both among the
+//! Memory: an entry is 40 bytes in a vector plus a 4-byte index in a hash
+//! table (~50 bytes a series at the table's usual load), whatever the series
+//! looks like. Keys are not the raw bytes but a 128-bit keyed hash of them
+//! (two SipHash-1-3 with random keys per cache): a false match needs a collision of both among the
 //! few thousand series of one target, about 2^-100 per cache. Entries do
 //! not keep the final labels: the storage holds them, and a cached series
 //! is appended by reference only ([`storage::Appender::append_by_ref`]).
@@ -22,6 +23,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::num::NonZeroU64;
+
+use hashbrown::HashTable;
 
 use model::{Metadata, MetricType};
 use storage::SeriesRef;
@@ -61,6 +64,8 @@ type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
 /// One cached series.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
+    /// The raw series' key (the table holds only indices into `entries`).
+    key: Key,
     /// The storage reference from the last append.
     series_ref: Option<NonZeroU64>,
     /// The iteration in which the series was last seen.
@@ -94,8 +99,8 @@ struct MetaEntry {
 pub(crate) struct Cache {
     /// Random keys of the two halves of [`Key`].
     hashers: [RandomState; 2],
-    /// Raw series key to an index into `entries`.
-    series: KeyMap<u32>,
+    /// Indices into `entries`, hashed by their key's first word.
+    series: HashTable<u32>,
     entries: Vec<Entry>,
     dropped: KeyMap<u32>,
     metadata: BTreeMap<String, MetaEntry>,
@@ -113,7 +118,7 @@ impl Default for Cache {
     fn default() -> Cache {
         Cache {
             hashers: [RandomState::new(), RandomState::new()],
-            series: KeyMap::default(),
+            series: HashTable::new(),
             entries: Vec::new(),
             dropped: KeyMap::default(),
             metadata: BTreeMap::new(),
@@ -157,7 +162,8 @@ impl Cache {
     /// The index of the entry for `key` and whether it was already seen in
     /// this iteration; marks it seen.
     pub(crate) fn lookup(&mut self, key: &Key) -> Option<(usize, bool)> {
-        let i = *self.series.get(key)? as usize;
+        let entries = &self.entries;
+        let i = *self.series.find(key.0, |&i| entries[i as usize].key == *key)? as usize;
         let e = &mut self.entries[i];
         let already = e.last_iter == self.iter;
         e.last_iter = self.iter;
@@ -173,12 +179,15 @@ impl Cache {
     pub(crate) fn add(&mut self, key: Key, series_ref: Option<SeriesRef>) -> usize {
         let i = self.entries.len();
         self.entries.push(Entry {
+            key,
             series_ref: series_ref.and_then(|r| NonZeroU64::new(r.0)),
             last_iter: self.iter,
             tracked: 0,
             tracked_before: 0,
         });
-        self.series.insert(key, i as u32);
+        let entries = &self.entries;
+        self.series
+            .insert_unique(key.0, i as u32, |&j| entries[j as usize].key.0);
         i
     }
 
@@ -227,22 +236,21 @@ impl Cache {
         }
         if flush {
             let iter = self.iter;
-            let mut keep = Vec::with_capacity(self.entries.len());
-            let old = std::mem::take(&mut self.entries);
-            let mut new_index = vec![u32::MAX; old.len()];
-            for (i, e) in old.into_iter().enumerate() {
-                if e.last_iter == iter {
-                    new_index[i] = keep.len() as u32;
-                    keep.push(e);
+            // A steady target saw every entry: nothing moves.
+            if self.entries.iter().any(|e| e.last_iter != iter) {
+                self.entries.retain(|e| e.last_iter == iter);
+                let entries = &self.entries;
+                let hash = |&j: &u32| entries[j as usize].key.0;
+                self.series.clear();
+                if self.series.capacity() > 2 * entries.len() + 64 {
+                    self.series.shrink_to(entries.len(), hash);
+                }
+                for (i, e) in entries.iter().enumerate() {
+                    self.series.insert_unique(e.key.0, i as u32, hash);
                 }
             }
-            self.entries = keep;
-            self.series.retain(|_, i| {
-                *i = new_index[*i as usize];
-                *i != u32::MAX
-            });
-            if self.series.capacity() > 2 * self.series.len() + 64 {
-                self.series.shrink_to_fit();
+            if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 + 16 {
+                self.entries.shrink_to_fit();
             }
             self.dropped.retain(|_, it| *it == iter);
             let before = self.metadata.len();
@@ -348,5 +356,47 @@ pub(crate) fn is_series_part_of_family(name: &str, family: &str, kind: MetricTyp
         MetricType::Summary => family == strip(&["_sum", "_count"]),
         MetricType::Info => family.strip_suffix("_info").unwrap_or(family) == strip(&["_info"]),
         _ => family == name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use storage::SeriesRef;
+
+    use super::{Cache, Entry};
+
+    /// The per-series cost the module docs promise: a 40-byte entry and a
+    /// 4-byte index.
+    #[test]
+    fn an_entry_is_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+    }
+
+    /// Entries survive flushes under the right key and unseen ones go,
+    /// with the table rebuilt over the compacted entries.
+    #[test]
+    fn flush_keeps_seen_entries_findable() {
+        let mut c = Cache::default();
+        let keys: Vec<_> = (0..3000u64).map(|i| c.key(&i.to_le_bytes())).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(c.lookup(k).is_none());
+            c.add(*k, Some(SeriesRef(i as u64 + 1)));
+        }
+        c.iter_done(true);
+        // Next scrape sees only the odd ones.
+        for k in keys.iter().skip(1).step_by(2) {
+            assert!(c.lookup(k).is_some());
+        }
+        c.iter_done(true);
+        for (i, k) in keys.iter().enumerate() {
+            match c.lookup(k) {
+                Some((e, _)) => {
+                    assert_eq!(i % 2, 1);
+                    assert_eq!(c.entry(e).series_ref(), Some(SeriesRef(i as u64 + 1)));
+                }
+                None => assert_eq!(i % 2, 0),
+            }
+        }
+        assert!(c.entries.capacity() <= 1500 + 1500 / 4 + 16);
     }
 }
