@@ -476,8 +476,9 @@ def profile_queries(pid, base, queries, t_eval, outdir, tag, runs=5):
             f.write(f"# {q}\n# {runs} runs in {el:.2f} s wall ({el / runs * 1000:.0f} ms each), "
                     f"perf record -F 999 -e cpu-clock -g -p <ember> (the 1 s before the first run "
                     f"and the scrapes meanwhile are included)\n")
-            f.write("\n".join(line for line in rep.stdout.splitlines() if line.strip()
-                               and not line.startswith("# ") or line.startswith("# Samples")))
+            keep = [line.rstrip() for line in rep.stdout.splitlines()
+                    if line.strip() and (not line.startswith("#") or line.startswith("# Samples"))]
+            f.write("\n".join(keep))
             f.write("\n")
         os.remove(data)
         files[name] = os.path.basename(txt)

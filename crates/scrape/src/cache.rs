@@ -163,7 +163,9 @@ impl Cache {
     /// this iteration; marks it seen.
     pub(crate) fn lookup(&mut self, key: &Key) -> Option<(usize, bool)> {
         let entries = &self.entries;
-        let i = *self.series.find(key.0, |&i| entries[i as usize].key == *key)? as usize;
+        let i = *self
+            .series
+            .find(key.0, |&i| entries[i as usize].key == *key)? as usize;
         let e = &mut self.entries[i];
         let already = e.last_iter == self.iter;
         e.last_iter = self.iter;

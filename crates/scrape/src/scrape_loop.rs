@@ -428,16 +428,28 @@ mod tests {
         assert_eq!(align(&mut grid, t0, iv, tol), t0);
         let step = |n: u64| t0 + iv * u32::try_from(n).unwrap();
         // 0.9 ms early and 1.5 ms late: both on the grid.
-        assert_eq!(align(&mut grid, step(1) - Duration::from_micros(900), iv, tol), step(1));
-        assert_eq!(align(&mut grid, step(2) + Duration::from_micros(1500), iv, tol), step(2));
+        assert_eq!(
+            align(&mut grid, step(1) - Duration::from_micros(900), iv, tol),
+            step(1)
+        );
+        assert_eq!(
+            align(&mut grid, step(2) + Duration::from_micros(1500), iv, tol),
+            step(2)
+        );
         // 2 ms early still aligns, 2.1 ms late does not.
         assert_eq!(align(&mut grid, step(3) - tol, iv, tol), step(3));
         let late = step(4) + Duration::from_micros(2100);
         assert_eq!(align(&mut grid, late, iv, tol), late);
         // The grid stayed: the next tick aligns again.
-        assert_eq!(align(&mut grid, step(5) + Duration::from_micros(10), iv, tol), step(5));
+        assert_eq!(
+            align(&mut grid, step(5) + Duration::from_micros(10), iv, tol),
+            step(5)
+        );
         // Two ticks skipped.
-        assert_eq!(align(&mut grid, step(8) - Duration::from_micros(300), iv, tol), step(8));
+        assert_eq!(
+            align(&mut grid, step(8) - Duration::from_micros(300), iv, tol),
+            step(8)
+        );
         // Half an interval off: not aligned, and the grid does not move.
         let mid = step(8) + iv / 2;
         assert_eq!(align(&mut grid, mid, iv, tol), mid);
@@ -445,6 +457,9 @@ mod tests {
         // The clock went back an hour: a new grid from there.
         let back = step(9) - Duration::from_secs(3600);
         assert_eq!(align(&mut grid, back, iv, tol), back);
-        assert_eq!(align(&mut grid, back + iv + Duration::from_micros(400), iv, tol), back + iv);
+        assert_eq!(
+            align(&mut grid, back + iv + Duration::from_micros(400), iv, tol),
+            back + iv
+        );
     }
 }
