@@ -813,46 +813,6 @@ impl StripeSeries {
         (s, true)
     }
 
-    /// Replay's [`StripeSeries::get_or_create`]: the index's write lock is
-    /// held only to intern the labels, so replay workers create series in
-    /// parallel. Sound only while nothing else creates or removes series
-    /// (the head is not open yet) and no two callers pass the same labels
-    /// at once (replay routes a label set to one worker); then a series
-    /// found by its hash half is compared under the read lock, and one not
-    /// found cannot appear before it is inserted.
-    pub(crate) fn get_or_create_replayed(
-        &self,
-        hash: u64,
-        labels: &Labels,
-        series_ref: u64,
-        postings: &RwLock<MemPostings>,
-    ) -> (Arc<MemSeries>, bool) {
-        let hi = (hash >> 32) as u32;
-        let th = table_hash(hi);
-        let candidate = read(self.hash_stripe(hash))
-            .iter_hash(th)
-            .any(|s| s.hash_hi == hi);
-        if candidate {
-            let p = read(postings);
-            if let Some(s) = self.get_by_hash(hash, labels, &p, Pin::No) {
-                return (s, false);
-            }
-        }
-        let refs = write(postings).add(series_ref, labels);
-        let s = Arc::new(MemSeries {
-            series_ref,
-            labels: refs,
-            flags: AtomicU32::new(0),
-            hash_hi: hi,
-            state: Mutex::new(SeriesState::default()),
-        });
-        write(self.hash_stripe(hash)).insert_unique(th, Arc::clone(&s), |x| table_hash(x.hash_hi));
-        write(self.ref_stripe(series_ref))
-            .insert_unique(mix(series_ref), Arc::clone(&s), |x| mix(x.series_ref));
-        self.len.fetch_add(1, Ordering::Relaxed);
-        (s, true)
-    }
-
     /// Visits every series (stripe by stripe; the callback must not lock
     /// stripes).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
