@@ -444,46 +444,66 @@ def query_url(base, kind, q, t_eval):
     return f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": f"{t_eval:.3f}"})
 
 
-PROFILE_QUERIES = None  # --profile-queries DIR: perf profiles of Ember's queries go there
+PROFILE_DIR = None  # --profile: perf profiles of Ember go there (set in main)
+PROFILE_TOP = 12  # symbols per profile quoted in the report
 
 
-def profile_queries(pid, base, queries, t_eval, outdir, tag, runs=5):
-    """After the timed runs: `perf record` (software clock, call graphs) attached to the
-    server while each query runs `runs` more times, untimed; writes perf's self-time
-    report per query (`<tag>-<query>.txt`, the head of `perf report --no-children
-    --sort symbol`) and returns {query: file}. Needs `perf`; errors are returned, not raised."""
+def perf_profile(pid, outdir, name, title, work, settle=1.0):
+    """`perf record` (software clock, call graphs) attached to `pid` while `work()` runs;
+    writes the head of `perf report --no-children --sort symbol` (self time per symbol)
+    to `<outdir>/<name>.txt` and returns {file, title, wall_s, top: [[percent, symbol]]}
+    or {error}. The perf data file is removed."""
     if not shutil.which("perf"):
         return dict(error="perf not installed")
     os.makedirs(outdir, exist_ok=True)
-    files = {}
-    for name, kind, q in queries:
-        url = query_url(base, kind, q, t_eval)
-        data = os.path.join(outdir, f"{tag}-{name}.data")
-        rec = subprocess.Popen(["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-p", str(pid),
-                                "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)  # perf attaches to every thread first
-        t0 = time.perf_counter()
-        for _ in range(runs):
-            http_get(url, timeout=300)
-        el = time.perf_counter() - t0
-        rec.send_signal(signal.SIGINT)
+    data = os.path.join(outdir, f"{name}.data")
+    rec = subprocess.Popen(["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-p", str(pid),
+                            "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(settle)  # perf attaches to every thread first
+    t0 = time.perf_counter()
+    work()
+    el = time.perf_counter() - t0
+    rec.send_signal(signal.SIGINT)
+    try:
         rec.wait(timeout=120)
         rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol",
                               "--stdio", "-g", "none", "--percent-limit", "0.7"],
                              capture_output=True, text=True, timeout=300)
-        txt = os.path.join(outdir, f"{tag}-{name}.txt")
-        with open(txt, "w") as f:
-            f.write(f"# {q}\n# {runs} runs in {el:.2f} s wall ({el / runs * 1000:.0f} ms each), "
-                    f"perf record -F 999 -e cpu-clock -g -p <ember> (the 1 s before the first run "
-                    f"and the scrapes meanwhile are included)\n")
-            keep = [line.rstrip() for line in rep.stdout.splitlines()
-                    if line.strip() and (not line.startswith("#") or line.startswith("# Samples"))]
-            f.write("\n".join(keep))
-            f.write("\n")
-        os.remove(data)
-        files[name] = os.path.basename(txt)
-        log(f"    profiled {name}: {txt}")
-    return files
+    except subprocess.TimeoutExpired as e:
+        return dict(error=f"perf: {e}")
+    finally:
+        if os.path.exists(data):
+            os.remove(data)
+    keep = [line.rstrip() for line in rep.stdout.splitlines()
+            if line.strip() and (not line.startswith("#") or line.startswith("# Samples"))]
+    top = []
+    for line in keep:
+        parts = line.split()
+        if parts and parts[0].endswith("%") and len(parts) >= 3:
+            top.append([float(parts[0][:-1]), " ".join(parts[2:]).rstrip(" -").strip()])
+    txt = os.path.join(outdir, f"{name}.txt")
+    with open(txt, "w") as f:
+        f.write(f"# {title}\n# {el:.2f} s recorded; perf record -F 999 -e cpu-clock -g -p <ember>; "
+                f"self time per symbol (perf report --no-children --sort symbol)\n")
+        f.write("\n".join(keep) + "\n")
+    log(f"    profiled {name}: {txt}")
+    return dict(file=os.path.basename(txt), title=title, wall_s=el, top=top[:PROFILE_TOP])
+
+
+def profile_ember(pid, base, queries, t_eval, outdir, tag, runs=5, ingest_s=30.0):
+    """After the timed queries: a profile of ingestion alone (`ingest_s` of scraping, no
+    queries), then one per query while it runs `runs` more times (untimed, so perf's
+    overhead never reaches the reported latencies)."""
+    out = dict(ingest=perf_profile(pid, outdir, f"{tag}-ingest",
+                                   f"ingestion only: {ingest_s:.0f} s of scraping the fleet",
+                                   lambda: time.sleep(ingest_s)))
+    for name, kind, q in queries:
+        url = query_url(base, kind, q, t_eval)
+        kind_txt = "range query, 1h at 15s step" if kind == "range" else "instant query"
+        out[f"query_{name}"] = perf_profile(
+            pid, outdir, f"{tag}-query-{name}", f"{name}: `{q}` ({kind_txt}), {runs} runs (scrapes go on)",
+            lambda: [http_get(url, timeout=300) for _ in range(runs)])
+    return out
 
 
 def run_queries(base, queries, t_eval, runs, budget_s=90.0):
@@ -663,9 +683,11 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
         log("  queries")
         res["queries"] = run_queries(base, query_set(sc["rate_range"]), t_we, sc["query_runs"]) \
             if sc.get("queries", True) else {}
-        if PROFILE_QUERIES and key == "ember" and sc.get("queries", True):
-            res["query_profiles"] = profile_queries(p.pid, base, query_set(sc["rate_range"]), t_we,
-                                                    PROFILE_QUERIES, sc.get("name", "run"))
+        if PROFILE_DIR and key == "ember":
+            log("  profiles (perf)")
+            qs = query_set(sc["rate_range"]) if sc.get("queries", True) else []
+            res["profiles"] = profile_ember(p.pid, base, qs, t_we, PROFILE_DIR, sc.get("name", "run"))
+            res["profiles_dir"] = os.path.basename(PROFILE_DIR)
 
         log("  disk")
         res["disk"] = measure_disk(key, base, data, sdef["samples_metric"])
@@ -1225,6 +1247,29 @@ METHOD = [
 ]
 
 
+def md_profiles(result):
+    """Where Ember's time goes: the top of each perf profile of the run (--profile)."""
+    e = result.get("servers", {}).get("ember", {})
+    profs = e.get("profiles")
+    if not profs:
+        return []
+    d = e.get("profiles_dir", "")
+    lines = ["## Where Ember's time goes (perf)", "",
+             "CPU profiles of the Ember process taken after the timed runs (`--profile`): ingestion alone, "
+             "then each query repeated. Self time per symbol, the top "
+             f"{PROFILE_TOP} of each; the whole reports are in `{d}/`. The goals missed above point here: "
+             "ingestion CPU to the first profile, each slow query to its own.", ""]
+    for key, pr in profs.items():
+        if pr.get("error"):
+            lines += [f"- {key}: not profiled ({pr['error']})"]
+            continue
+        lines += [f"### {pr['title']}", "", f"[{pr['file']}]({d}/{pr['file']}), {pr['wall_s']:.1f} s recorded", "",
+                  "| self % | symbol |", "|---:|---|"]
+        lines += [f"| {pct:.1f} | `{sym.replace('|', '/')}` |" for pct, sym in pr["top"]]
+        lines += [""]
+    return lines
+
+
 def markdown(result, table_md, chart_files):
     lines = [f"# Ember vs Prometheus vs VictoriaMetrics — {result['scale']} ({result['date']})", "",
              f"Command: `{result['command']}`", ""]
@@ -1233,7 +1278,7 @@ def markdown(result, table_md, chart_files):
     lines += ["## Results", "", table_md, "",
               "Ratios are Ember divided by the other server: below 1× Ember uses less (or is faster), "
               "except for the two ingestion rows, where higher is better.", ""]
-    lines += md_cross_check(result) + md_replay(result) + md_query_set(result)
+    lines += md_cross_check(result) + md_replay(result) + md_query_set(result) + md_profiles(result)
     lines += ["## Method", ""] + METHOD + ["", "## Caveats", ""]
     lines += [f"- {x}" for x in result.get("caveats", [])]
     lines += ["", "## Charts", ""]
@@ -1258,16 +1303,15 @@ def main():
                     help="also time WAL replay: Prometheus writes a WAL (SIGKILL), both restart on copies of it")
     ap.add_argument("--replay-runs", type=int, default=3, help="restarts per server in the replay test")
     ap.add_argument("--replay-keep", metavar="DIR", help="keep a copy of Prometheus's data dir there (profiling)")
-    ap.add_argument("--profile-queries", metavar="DIR",
-                    help="after Ember's timed queries, perf-profile each query (5 more runs) into DIR")
+    ap.add_argument("--profile", action="store_true",
+                    help="after Ember's timed queries: perf profiles of its ingestion and of each query "
+                         "(in <out>/<date>-<scale>-profiles/, summarised in the report)")
     ap.add_argument("--keep-snapshots", metavar="DIR",
                     help="keep each server's disk snapshot in DIR/<server> (to compare blocks)")
     ap.add_argument("--report", metavar="JSON", help="only re-render table, Markdown and charts from a result JSON")
     args = ap.parse_args()
     global KEEP_SNAPSHOTS
     KEEP_SNAPSHOTS = args.keep_snapshots and os.path.abspath(args.keep_snapshots)
-    global PROFILE_QUERIES
-    PROFILE_QUERIES = args.profile_queries and os.path.abspath(args.profile_queries)
     if args.report:
         with open(args.report) as f:
             result = json.load(f)
@@ -1297,6 +1341,9 @@ def main():
     per_round = sc["targets"] * spt  # samples the fleet offers per scrape round (scrape_samples_scraped)
     date = dt.datetime.now().strftime("%Y-%m-%d")
     os.makedirs(args.out, exist_ok=True)
+    if args.profile:
+        global PROFILE_DIR
+        PROFILE_DIR = os.path.join(os.path.abspath(args.out), f"{date}-{args.scale}-profiles")
     work = args.workdir or tempfile.mkdtemp(prefix=f"ember-bench-{args.scale}-")
     os.makedirs(work, exist_ok=True)
 

@@ -53,7 +53,7 @@ cargo build --release -p ember
 echo "installs and build: $(( ($(date +%s) - t0) / 60 )) min" >&2
 
 status=0
-python3 bench/run.py --scale 100k "$@" || status=$?
-python3 bench/run.py --scale 1m --replay "$@" || status=$?
+python3 bench/run.py --scale 100k --profile "$@" || status=$?
+python3 bench/run.py --scale 1m --replay --profile "$@" || status=$?
 echo "total: $(( ($(date +%s) - t0) / 60 )) min" >&2
 exit "$status"
