@@ -466,6 +466,15 @@ def perf_profile(pid, outdir, name, title, work, settle=1.0):
     rec.send_signal(signal.SIGINT)
     try:
         rec.wait(timeout=120)
+    except subprocess.TimeoutExpired as e:
+        return dict(error=f"perf: {e}")
+    return perf_summary(data, outdir, name, title, el)
+
+
+def perf_summary(data, outdir, name, title, el):
+    """perf's self-time report of `data` -> `<outdir>/<name>.txt` and the top symbols;
+    removes `data`."""
+    try:
         rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol",
                               "--stdio", "-g", "none", "--percent-limit", "0.7"],
                              capture_output=True, text=True, timeout=300)
@@ -488,6 +497,38 @@ def perf_profile(pid, outdir, name, title, work, settle=1.0):
         f.write("\n".join(keep) + "\n")
     log(f"    profiled {name}: {txt}")
     return dict(file=os.path.basename(txt), title=title, wall_s=el, top=top[:PROFILE_TOP])
+
+
+def profile_replay(cmd, src, work, base, logpath):
+    """One more Ember start on a copy of the replay WAL, under `perf record` from exec to
+    `/-/ready` (untimed): where the replay's time goes."""
+    if not shutil.which("perf"):
+        return dict(error="perf not installed")
+    d = os.path.join(work, "replay-ember-perf")
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(src, d)
+    os.makedirs(PROFILE_DIR, exist_ok=True)
+    data = os.path.join(PROFILE_DIR, "replay.data")
+    t0 = time.time()
+    p = spawn(["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-o", data, "--"] + cmd(d), logpath)
+    try:
+        ready = wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 900, 0.02)
+        el = time.time() - t0
+        # Stop Ember, not perf: perf then writes its data and exits.
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            kids = [int(x) for x in f.read().split()]
+        for k in kids:
+            os.kill(k, signal.SIGTERM)
+        p.wait(timeout=300)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as e:
+        stop(p, signal.SIGKILL, timeout=60)
+        return dict(error=f"replay profile: {type(e).__name__}: {e}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    if not ready:
+        return dict(error="replay profile: not ready")
+    return perf_summary(data, PROFILE_DIR, "replay",
+                        f"WAL replay of the same WAL: exec → /-/ready ({el:.2f} s under perf, then shutdown)", el)
 
 
 def profile_ember(pid, base, queries, t_eval, outdir, tag, runs=5, ingest_s=30.0):
@@ -683,6 +724,7 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
         log("  queries")
         res["queries"] = run_queries(base, query_set(sc["rate_range"]), t_we, sc["query_runs"]) \
             if sc.get("queries", True) else {}
+        t_qe = time.time()
         if PROFILE_DIR and key == "ember":
             log("  profiles (perf)")
             qs = query_set(sc["rate_range"]) if sc.get("queries", True) else []
@@ -698,7 +740,8 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
         expect = query_scalar(base, "count(fleet_http_requests_total)", t_chk)
         sampler.stop()
         res["rss_timeline"] = [(round(t, 1), r) for t, r, _ in sampler.samples]
-        res["timeline_marks"] = dict(window_start=t_ws - t_origin, window_end=t_we - t_origin)
+        res["timeline_marks"] = dict(window_start=t_ws - t_origin, window_end=t_we - t_origin,
+                                     queries_end=t_qe - t_origin)
         res["shutdown_s"] = stop(p, signal.SIGTERM, timeout=300)
         wal_before = du(os.path.join(data, "wal")) if key != "victoriametrics" else du(data)
         t0 = time.time()
@@ -779,6 +822,9 @@ def bench_replay(defs, sc, work, port, runs, keep, new_fleet):
         ts = [t for t in times if t is not None]
         out["servers"][key] = dict(ready_s=times, ready_median_s=statistics.median(ts) if ts else None,
                                    correct=ok, rss_after_ready_bytes=rss)
+    if PROFILE_DIR:
+        out["profile"] = profile_replay(defs["ember"]["cmd"], src, work, base, logpath)
+        out["profiles_dir"] = os.path.basename(PROFILE_DIR)
     if keep:
         shutil.rmtree(keep, ignore_errors=True)
         shutil.copytree(src, keep)
@@ -1250,15 +1296,20 @@ METHOD = [
 def md_profiles(result):
     """Where Ember's time goes: the top of each perf profile of the run (--profile)."""
     e = result.get("servers", {}).get("ember", {})
-    profs = e.get("profiles")
+    profs = dict(e.get("profiles") or {})
+    rp = (result.get("replay") or {}).get("profile")
+    if rp:
+        profs["replay"] = rp
     if not profs:
         return []
-    d = e.get("profiles_dir", "")
+    d = e.get("profiles_dir") or (result.get("replay") or {}).get("profiles_dir", "")
     lines = ["## Where Ember's time goes (perf)", "",
              "CPU profiles of the Ember process taken after the timed runs (`--profile`): ingestion alone, "
-             "then each query repeated. Self time per symbol, the top "
-             f"{PROFILE_TOP} of each; the whole reports are in `{d}/`. The goals missed above point here: "
-             "ingestion CPU to the first profile, each slow query to its own.", ""]
+             "then each query repeated, and with `--replay` one more start on the replay WAL. Self time per "
+             f"symbol, the top {PROFILE_TOP} of each; the whole reports are in `{d}/`. The goals missed above "
+             "point here: CPU per sample to the ingestion profile, each slow query to its own, restart and "
+             "replay to the replay profile. Memory per series is broken down in the repository's README "
+             "(allocation profile of the head).", ""]
     for key, pr in profs.items():
         if pr.get("error"):
             lines += [f"- {key}: not profiled ({pr['error']})"]
@@ -1430,7 +1481,9 @@ def write_outputs(result, base):
     result["goals"] = goals(result)
     for v in result["servers"].values():  # derived: peak RSS while the query set ran
         tl, m = v.get("rss_timeline") or [], v.get("timeline_marks") or {}
-        after = [r for t, r in tl if t > m.get("window_end", float("inf"))]
+        # (older results have no queries_end: then up to the restart, the disk snapshot included)
+        q_end = m.get("queries_end", float("inf"))
+        after = [r for t, r in tl if m.get("window_end", float("inf")) < t <= q_end + 1]
         v["rss_peak_queries_bytes"] = max(after) if after else None
     files = charts(result, base)
     table_txt = render_table(result)
