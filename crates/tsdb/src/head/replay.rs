@@ -2,28 +2,20 @@
 //!
 //! Order: the chunks found in `chunks_head/` are grouped by series; the WAL
 //! (last checkpoint, then later segments) is read by [`wal::replay`]'s
-//! reader thread; this thread decodes records, interns each series' labels
-//! in the index and hands series and samples to worker threads, which
-//! allocate the series, insert them into the series tables and apply
-//! samples — Prometheus does all of it serially after decoding. A label set
-//! always goes to the same worker (chosen by its hash), and so do the
-//! samples of every reference the WAL gave it (the router remembers
-//! reference → worker), so a worker creates its series (attaching their
-//! memory-mapped chunks) and applies their samples in WAL order, and a
-//! label set defined twice (a series that left the head and came back) is
-//! recognised by the one worker that holds it, by its interned label refs;
-//! the index forgets the second reference before its postings are built.
-//! Samples at or before a series' newest memory-mapped sample are dropped
-//! by the ordinary order check (they are already in a chunk). Metadata,
-//! exemplars and tombstones are kept in WAL order and applied once the
-//! workers are done (every series exists then).
+//! reader thread; this thread decodes records, creates series (attaching
+//! their memory-mapped chunks) and hands samples, sharded by series
+//! reference, to worker threads that apply them — Prometheus applies
+//! samples serially after decoding. A series always goes to the same
+//! worker, so its samples are applied in WAL order; series records are
+//! processed before any later sample is handed out, so workers always find
+//! the series. Samples at or before a series' newest memory-mapped sample
+//! are dropped by the ordinary order check (they are already in a chunk).
 //!
 //! A corrupt WAL tail is repaired ([`wal::repair`]): everything before the
 //! damage has been applied, the rest is dropped, logged and counted in
 //! `prometheus_tsdb_wal_corruptions_total`. A damaged checkpoint is an
 //! error. Then the write-behind log of out-of-order samples is replayed.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -33,10 +25,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use model::{FloatHistogram, Histogram};
 use storage::{AppendError, Exemplar, Sample};
 
-use super::series::{Applied, ApplyCtx, ChunkLoc, MemSeries, MmapChunk, RefMap, mix};
+use super::series::{Applied, ApplyCtx, ChunkLoc, MemSeries, MmapChunk, Pin, RefMap};
 use super::{Error, Head, lock};
 use crate::chunks::HeadChunkMeta;
-use crate::index::postings::LabelRefs;
 use crate::record::{self, RecordType};
 use crate::wal::{self, ReplaySource};
 
@@ -66,40 +57,13 @@ pub struct ReplayStats {
     pub(crate) wbl_segment_maxt: BTreeMap<u32, i64>,
 }
 
-/// What the router hands a worker at once.
-#[derive(Default)]
-struct Batch {
-    items: Vec<Item>,
-    /// The series of the batch's [`Item::Series`], in order.
-    series: Vec<SeriesItem>,
-}
-
 enum Item {
-    /// The next series of the batch's `series`: a series record for the
-    /// worker its label hash chose.
-    Series,
+    /// A series replay created: the worker's own map learns it without a
+    /// lookup in the head's stripes.
+    New(u64, Arc<MemSeries>),
     F(u64, i64, f64),
     H(u64, i64, Box<Histogram>),
     Fh(u64, i64, Box<FloatHistogram>),
-}
-
-impl Batch {
-    fn with_capacity(n: usize) -> Batch {
-        Batch {
-            items: Vec::with_capacity(n),
-            series: Vec::new(),
-        }
-    }
-}
-
-/// A series record on its way to a worker, with the `chunks_head/` chunks
-/// found for its reference.
-struct SeriesItem {
-    r: u64,
-    hash: u64,
-    /// The labels as interned by the router.
-    refs: LabelRefs,
-    chunks: Option<Vec<HeadChunkMeta>>,
 }
 
 #[derive(Default)]
@@ -108,11 +72,9 @@ struct WorkerStats {
     dropped: u64,
     unknown: u64,
     chunks: u64,
-    /// References that defined a label set a lower one already had.
-    alias: HashMap<u64, u64>,
 }
 
-fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
+fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
     let mut w = Worker {
         head,
         ctx: ApplyCtx {
@@ -125,23 +87,13 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         floats: Vec::new(),
         scratch: Vec::new(),
     };
-    let mut run = Vec::new();
     for batch in rx {
-        let mut series = batch.series.into_iter();
-        for item in batch.items {
-            if let Item::Series = item {
-                if let Some(it) = series.next() {
-                    run.push(it);
-                }
-                continue;
-            }
-            if !run.is_empty() {
-                w.create(&mut run);
-            }
+        for item in batch {
             match item {
-                Item::Series => {} // Collected into `run` above.
+                Item::New(r, s) => {
+                    w.known.insert(r, s);
+                }
                 Item::F(r, t, v) => {
-                    let r = w.canonical(r);
                     w.floats.push(FloatItem { r, t, v });
                     if w.floats.len() >= FLOAT_WINDOW {
                         w.flush_floats();
@@ -149,20 +101,14 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
                 }
                 Item::H(r, t, h) => {
                     // A series' samples go in WAL order: deferred floats first.
-                    let r = w.canonical(r);
                     w.flush_floats();
                     w.apply_one(r, t, &Sample::Histogram(&h));
                 }
                 Item::Fh(r, t, h) => {
-                    let r = w.canonical(r);
                     w.flush_floats();
                     w.apply_one(r, t, &Sample::FloatHistogram(&h));
                 }
             }
-        }
-        // A run ends with the batch: the next may wait for more records.
-        if !run.is_empty() {
-            w.create(&mut run);
         }
     }
     w.flush_floats();
@@ -195,49 +141,6 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// Creates the series of a run of series records (or finds the one
-    /// with their labels: then the record's reference is an alias of it).
-    fn create(&mut self, run: &mut Vec<SeriesItem>) {
-        let head = self.head;
-        for it in run.drain(..) {
-            let (s, created) = head.series.insert_replayed(it.hash, it.r, it.refs);
-            if !created {
-                if s.series_ref != it.r {
-                    self.st.alias.insert(it.r, s.series_ref);
-                }
-                continue;
-            }
-            s.set_logged();
-            if let Some(mut cs) = it.chunks {
-                cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
-                let mut st = s.lock();
-                for c in cs {
-                    if st.mmapped.last().is_some_and(|l| l.maxt >= c.min_time) {
-                        continue; // Overlapping leftovers.
-                    }
-                    head.metrics.chunks_replayed.fetch_add(1, Ordering::Relaxed);
-                    st.mmapped.push(MmapChunk {
-                        loc: ChunkLoc::Disk(c.chunk_ref),
-                        mint: c.min_time,
-                        maxt: c.max_time,
-                    });
-                }
-            }
-            self.known.insert(it.r, s);
-        }
-    }
-
-    /// The reference a sample's series is known by: an alias is replaced
-    /// by its series' own reference before samples are sorted by it, so a
-    /// series' samples under both keep WAL order.
-    #[inline]
-    fn canonical(&self, r: u64) -> u64 {
-        if self.st.alias.is_empty() {
-            return r;
-        }
-        self.st.alias.get(&r).copied().unwrap_or(r)
-    }
-
     fn series(&mut self, r: u64) -> Option<Arc<MemSeries>> {
         if let Some(s) = self.known.get(r) {
             return Some(Arc::clone(s));
@@ -370,29 +273,21 @@ fn counting_pass(src: &[FloatItem], dst: &mut [FloatItem], lo: u64, shift: u32, 
 /// (a scrape's series were created together), so lookups walk memory in
 /// order where a hash table would jump; pages exist only where references
 /// do. References beyond 2^36 (never seen in practice) go to a map.
-struct RefPages<T = Arc<MemSeries>> {
-    pages: Vec<Option<Page<T>>>,
-    far: RefMap<T>,
-}
-
-impl<T> Default for RefPages<T> {
-    fn default() -> Self {
-        RefPages {
-            pages: Vec::new(),
-            far: RefMap::default(),
-        }
-    }
+#[derive(Default)]
+struct RefPages {
+    pages: Vec<Option<Page>>,
+    far: RefMap<Arc<MemSeries>>,
 }
 
 /// One page of [`RefPages`].
-type Page<T> = Box<[Option<T>]>;
+type Page = Box<[Option<Arc<MemSeries>>]>;
 
 const PAGE: u64 = 1024;
 const MAX_PAGED: u64 = 1 << 36;
 
-impl<T> RefPages<T> {
+impl RefPages {
     #[inline]
-    fn get(&self, r: u64) -> Option<&T> {
+    fn get(&self, r: u64) -> Option<&Arc<MemSeries>> {
         if r >= MAX_PAGED {
             return self.far.get(&r);
         }
@@ -403,16 +298,9 @@ impl<T> RefPages<T> {
             .as_ref()
     }
 
-    /// Sets the value of `r` (replacing one there).
-    fn insert(&mut self, r: u64, s: T) -> &T {
+    fn insert(&mut self, r: u64, s: Arc<MemSeries>) -> &Arc<MemSeries> {
         if r >= MAX_PAGED {
-            return match self.far.entry(r) {
-                Entry::Occupied(mut e) => {
-                    e.insert(s);
-                    e.into_mut()
-                }
-                Entry::Vacant(e) => e.insert(s),
-            };
+            return self.far.entry(r).or_insert(s);
         }
         let p = (r / PAGE) as usize;
         if self.pages.len() <= p {
@@ -432,65 +320,46 @@ fn worker_count(head: &Head) -> usize {
     }
 }
 
-/// Routes decoded records to workers.
+/// Routes decoded samples to workers.
 struct Router {
-    txs: Vec<SyncSender<Batch>>,
-    bufs: Vec<Batch>,
-    /// The worker of each reference a series record defined.
-    route: RefPages<u8>,
+    txs: Vec<SyncSender<Vec<Item>>>,
+    bufs: Vec<Vec<Item>>,
+    /// Series references the WAL defined twice for one label set.
+    alias: HashMap<u64, u64>,
     /// Reused decode buffer of sample records.
     samples: Vec<record::RefSample>,
-    /// Kept for after the workers (in WAL order): metadata, exemplars,
-    /// tombstones.
-    metadata: Vec<record::RefMetadata>,
-    exemplars: Vec<record::RefExemplar>,
-    tombstones: Vec<record::RefTombstone>,
 }
 
 impl Router {
-    /// The worker of reference `r`: the one its series record went to
-    /// (samples of a reference no record defined go by the reference, and
-    /// are counted as unknown there).
-    #[inline]
-    fn worker_of(&self, r: u64) -> usize {
-        match self.route.get(r) {
-            Some(&w) => usize::from(w),
-            None => (r as usize) % self.txs.len(),
-        }
-    }
-
-    fn series(&mut self, it: SeriesItem) {
-        // The upper half picks the head's stripe table slot, the lower its
-        // stripe: mix both for the worker.
-        let w = (mix(it.hash) as usize) % self.txs.len();
-        self.route.insert(it.r, w as u8);
-        self.bufs[w].series.push(it);
-        self.send(w, Item::Series);
-    }
-
-    #[inline]
-    fn push(&mut self, r: u64, item: Item) {
-        let w = self.worker_of(r);
-        self.send(w, item);
-    }
-
-    #[inline]
-    fn send(&mut self, w: usize, item: Item) {
-        self.bufs[w].items.push(item);
-        if self.bufs[w].items.len() >= WORKER_BATCH {
-            let b = std::mem::replace(&mut self.bufs[w], Batch::with_capacity(WORKER_BATCH));
+    fn push(&mut self, item: Item) {
+        let r = match &item {
+            Item::New(r, _) | Item::F(r, ..) | Item::H(r, ..) | Item::Fh(r, ..) => *r,
+        };
+        let n = self.txs.len();
+        let w = (r as usize) % n;
+        self.bufs[w].push(item);
+        if self.bufs[w].len() >= WORKER_BATCH {
+            let b = std::mem::replace(&mut self.bufs[w], Vec::with_capacity(WORKER_BATCH));
             // A send fails only if the worker is gone (it panicked).
             let _ = self.txs[w].send(b);
         }
     }
 
-    fn finish(&mut self) {
+    #[inline]
+    fn resolve(&self, r: u64) -> u64 {
+        // Fast path: a WAL rarely defines a label set twice.
+        if self.alias.is_empty() {
+            return r;
+        }
+        self.alias.get(&r).copied().unwrap_or(r)
+    }
+
+    fn finish(mut self) {
         for (w, b) in self.bufs.drain(..).enumerate() {
-            if !b.items.is_empty() {
+            if !b.is_empty() {
                 let _ = self.txs[w].send(b);
             }
         }
-        self.txs.clear();
     }
 }
 
@@ -514,35 +383,32 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     // Series records come in commit order, not reference order: the
     // postings lists are filled once, sorted, at the end.
     super::write(&head.postings).defer_lists();
-    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Router), Error> {
+    let ws = std::thread::scope(|scope| -> Result<Vec<WorkerStats>, Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
         for _ in 0..n {
-            let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE_CAPACITY);
+            let (tx, rx) = sync_channel::<Vec<Item>>(WORKER_QUEUE_CAPACITY);
             txs.push(tx);
             handles.push(scope.spawn(move || worker(head, rx)));
         }
         let mut router = Router {
             txs,
-            bufs: (0..n).map(|_| Batch::with_capacity(WORKER_BATCH)).collect(),
-            route: RefPages::default(),
+            bufs: (0..n).map(|_| Vec::with_capacity(WORKER_BATCH)).collect(),
+            alias: HashMap::new(),
             samples: Vec::new(),
-            metadata: Vec::new(),
-            exemplars: Vec::new(),
-            tombstones: Vec::new(),
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
         });
+        *super::lock(&head.wal_aliases) = std::mem::take(&mut router.alias);
         router.finish();
         let ws = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        res.map(|()| (ws, router))
+        res.map(|()| ws)
     })?;
-    let (ws, router) = ws;
-    let mut aliases = HashMap::new();
+    super::write(&head.postings).finish_deferred();
     for w in ws {
         stats.samples += w.samples;
         stats.dropped += w.dropped;
@@ -550,17 +416,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         head.metrics
             .chunks_created
             .fetch_add(w.chunks, Ordering::Relaxed);
-        aliases.extend(w.alias);
     }
-    {
-        // An alias's labels were interned like a new series': its reference
-        // must not reach the postings lists.
-        let mut p = super::write(&head.postings);
-        p.drop_deferred(|id| aliases.contains_key(&id));
-        p.finish_deferred();
-    }
-    apply_kept(head, router, &aliases);
-    *super::lock(&head.wal_aliases) = aliases;
     if head.opts.out_of_order_time_window > 0 {
         replay_wbl(head, &mut stats)?;
     }
@@ -636,18 +492,41 @@ fn apply_record(
             if let Err(e) = record::decode_series(rec, &mut out) {
                 return bad(stats, e);
             }
-            // Only this thread writes the index during replay.
-            let mut p = super::write(&head.postings);
             for rs in out {
                 let r = rs.series.0;
+                let hash = rs.labels.stable_hash();
+                // A series record is nearly always new: straight to creation
+                // (which looks the labels up again under the lock).
+                let (s, created) = {
+                    let mut p = super::write(&head.postings);
+                    head.series
+                        .get_or_create(hash, &rs.labels, Pin::No, || r, &mut p)
+                };
                 head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
                 stats.series += 1;
-                router.series(SeriesItem {
-                    r,
-                    hash: rs.labels.stable_hash(),
-                    refs: p.add(r, &rs.labels),
-                    chunks: mmapped.remove(&r),
-                });
+                if !created {
+                    if s.series_ref != r {
+                        router.alias.insert(r, s.series_ref);
+                    }
+                    continue;
+                }
+                s.set_logged();
+                router.push(Item::New(r, Arc::clone(&s)));
+                if let Some(mut cs) = mmapped.remove(&r) {
+                    cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
+                    let mut st = s.lock();
+                    for c in cs {
+                        if st.mmapped.last().is_some_and(|l| l.maxt >= c.min_time) {
+                            continue; // Overlapping leftovers.
+                        }
+                        head.metrics.chunks_replayed.fetch_add(1, Ordering::Relaxed);
+                        st.mmapped.push(MmapChunk {
+                            loc: ChunkLoc::Disk(c.chunk_ref),
+                            mint: c.min_time,
+                            maxt: c.max_time,
+                        });
+                    }
+                }
             }
         }
         RecordType::Samples => {
@@ -659,7 +538,7 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in &out {
-                router.push(s.series.0, Item::F(s.series.0, s.t.0, s.v));
+                router.push(Item::F(router.resolve(s.series.0), s.t.0, s.v));
             }
             router.samples = out;
         }
@@ -669,8 +548,7 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in out {
-                let r = s.series.0;
-                router.push(r, Item::H(r, s.t.0, Box::new(s.h)));
+                router.push(Item::H(router.resolve(s.series.0), s.t.0, Box::new(s.h)));
             }
         }
         RecordType::FloatHistogramSamples | RecordType::CustomBucketsFloatHistogramSamples => {
@@ -679,83 +557,64 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in out {
-                let r = s.series.0;
-                router.push(r, Item::Fh(r, s.t.0, Box::new(s.fh)));
+                router.push(Item::Fh(router.resolve(s.series.0), s.t.0, Box::new(s.fh)));
             }
         }
         RecordType::Exemplars => {
-            // A record that fails to decode is skipped whole.
             let mut out = Vec::new();
             if let Err(e) = record::decode_exemplars(rec, &mut out) {
                 return bad(stats, e);
             }
-            router.exemplars.append(&mut out);
+            let mut ex = lock(&head.exemplars);
+            for e in out {
+                if let Some(s) = head.series.get_by_ref(router.resolve(e.series.0)) {
+                    let res = ex.add(
+                        &head.series_labels(&s),
+                        &Exemplar {
+                            labels: e.labels,
+                            value: e.v,
+                            timestamp: e.t,
+                        },
+                    );
+                    if let Err(err) = res
+                        && err != AppendError::DuplicateExemplar
+                        && err != AppendError::OutOfOrderExemplar
+                    {
+                        tracing::debug!(error = %err, "exemplar dropped during replay");
+                    }
+                }
+            }
         }
         RecordType::Metadata => {
-            // A record that fails to decode is skipped whole.
             let mut out = Vec::new();
             if let Err(e) = record::decode_metadata(rec, &mut out) {
                 return bad(stats, e);
             }
-            router.metadata.append(&mut out);
+            for m in out {
+                if let Some(s) = head.series.get_by_ref(router.resolve(m.series.0)) {
+                    let m = head.intern_metadata(model::Metadata {
+                        kind: m.kind,
+                        help: m.help,
+                        unit: m.unit,
+                    });
+                    s.lock().meta = Some(m);
+                }
+            }
         }
         RecordType::Tombstones => {
-            // A record that fails to decode is skipped whole.
             let mut out = Vec::new();
             if let Err(e) = record::decode_tombstones(rec, &mut out) {
                 return bad(stats, e);
             }
-            router.tombstones.append(&mut out);
+            let mut kept = super::lock(&head.replayed_tombstones);
+            for mut t in out {
+                t.series = crate::record::HeadSeriesRef(router.resolve(t.series.0));
+                kept.push(t);
+            }
         }
         // M-map markers belong to the WBL; unknown types are skipped like
         // Prometheus skips them.
         _ => {}
-    }
-}
-
-/// Applies what [`apply_record`] kept for after the workers, in WAL order:
-/// exemplars, metadata (the last record of a series wins) and tombstones,
-/// references resolved through `aliases`.
-fn apply_kept(head: &Head, router: Router, aliases: &HashMap<u64, u64>) {
-    let resolve = |r: u64| aliases.get(&r).copied().unwrap_or(r);
-    if !router.exemplars.is_empty() {
-        let mut ex = lock(&head.exemplars);
-        for e in router.exemplars {
-            let Some(s) = head.series.get_by_ref(resolve(e.series.0)) else {
-                continue;
-            };
-            let res = ex.add(
-                &head.series_labels(&s),
-                &Exemplar {
-                    labels: e.labels,
-                    value: e.v,
-                    timestamp: e.t,
-                },
-            );
-            if let Err(err) = res
-                && err != AppendError::DuplicateExemplar
-                && err != AppendError::OutOfOrderExemplar
-            {
-                tracing::debug!(error = %err, "exemplar dropped during replay");
-            }
-        }
-    }
-    for m in router.metadata {
-        if let Some(s) = head.series.get_by_ref(resolve(m.series.0)) {
-            let m = head.intern_metadata(model::Metadata {
-                kind: m.kind,
-                help: m.help,
-                unit: m.unit,
-            });
-            s.lock().meta = Some(m);
-        }
-    }
-    if !router.tombstones.is_empty() {
-        let mut kept = lock(&head.replayed_tombstones);
-        for mut t in router.tombstones {
-            t.series = record::HeadSeriesRef(resolve(t.series.0));
-            kept.push(t);
-        }
     }
 }
 

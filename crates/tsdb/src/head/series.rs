@@ -813,40 +813,6 @@ impl StripeSeries {
         (s, true)
     }
 
-    /// Replay's creation of a series whose labels the replay thread
-    /// interned (`refs`, from [`MemPostings::add`]), or the series already
-    /// holding the same label refs (equal refs are equal labels). Takes no
-    /// index lock, so replay workers create series in parallel. Sound only
-    /// while nothing else creates or removes series (the head is not open
-    /// yet) and one label set is never created by two callers at once
-    /// (replay gives a label set to one worker).
-    pub(crate) fn insert_replayed(
-        &self,
-        hash: u64,
-        series_ref: u64,
-        refs: LabelRefs,
-    ) -> (Arc<MemSeries>, bool) {
-        let hi = (hash >> 32) as u32;
-        let th = table_hash(hi);
-        let mut hs = write(self.hash_stripe(hash));
-        if let Some(s) = hs.find(th, |s| s.hash_hi == hi && s.labels == refs) {
-            return (Arc::clone(s), false);
-        }
-        let s = Arc::new(MemSeries {
-            series_ref,
-            labels: refs,
-            flags: AtomicU32::new(0),
-            hash_hi: hi,
-            state: Mutex::new(SeriesState::default()),
-        });
-        hs.insert_unique(th, Arc::clone(&s), |x| table_hash(x.hash_hi));
-        write(self.ref_stripe(series_ref))
-            .insert_unique(mix(series_ref), Arc::clone(&s), |x| mix(x.series_ref));
-        drop(hs);
-        self.len.fetch_add(1, Ordering::Relaxed);
-        (s, true)
-    }
-
     /// Visits every series (stripe by stripe; the callback must not lock
     /// stripes).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {

@@ -651,14 +651,6 @@ impl MemPostings {
         }
     }
 
-    /// Forgets the deferred series for which `drop` is true (they never
-    /// reach the lists; their pairs stay interned).
-    pub fn drop_deferred(&mut self, drop: impl Fn(u64) -> bool) {
-        if let Some(d) = self.deferred.as_mut() {
-            d.retain(|(id, _)| !drop(*id));
-        }
-    }
-
     /// Adds the series deferred since [`MemPostings::defer_lists`] to
     /// their lists, in reference order (appends only).
     pub fn finish_deferred(&mut self) {
