@@ -446,6 +446,7 @@ def query_url(base, kind, q, t_eval):
 
 PROFILE_DIR = None  # --profile: perf profiles of Ember go there (set in main)
 PROFILE_TOP = 12  # symbols per profile quoted in the report
+PERF_RECORD = ["perf", "record", "-F", "999", "-e", "cpu-clock", "-g"]  # software clock: no HW counters here
 
 
 def perf_profile(pid, outdir, name, title, work, settle=1.0):
@@ -457,23 +458,25 @@ def perf_profile(pid, outdir, name, title, work, settle=1.0):
         return dict(error="perf not installed")
     os.makedirs(outdir, exist_ok=True)
     data = os.path.join(outdir, f"{name}.data")
-    rec = subprocess.Popen(["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-p", str(pid),
-                            "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rec = subprocess.Popen(PERF_RECORD + ["-p", str(pid), "-o", data],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(settle)  # perf attaches to every thread first
     t0 = time.perf_counter()
-    work()
-    el = time.perf_counter() - t0
-    rec.send_signal(signal.SIGINT)
+    try:
+        work()
+    finally:
+        el = time.perf_counter() - t0
+        rec.send_signal(signal.SIGINT)
     try:
         rec.wait(timeout=120)
     except subprocess.TimeoutExpired as e:
         return dict(error=f"perf: {e}")
-    return perf_summary(data, outdir, name, title, el)
+    return perf_summary(data, outdir, name, title, el, "-p <ember>")
 
 
-def perf_summary(data, outdir, name, title, el):
+def perf_summary(data, outdir, name, title, el, target):
     """perf's self-time report of `data` -> `<outdir>/<name>.txt` and the top symbols;
-    removes `data`."""
+    removes `data`. `target`: how perf record was pointed at Ember (for the header)."""
     try:
         rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol",
                               "--stdio", "-g", "none", "--percent-limit", "0.7"],
@@ -492,7 +495,7 @@ def perf_summary(data, outdir, name, title, el):
             top.append([float(parts[0][:-1]), " ".join(parts[2:]).rstrip(" -").strip()])
     txt = os.path.join(outdir, f"{name}.txt")
     with open(txt, "w") as f:
-        f.write(f"# {title}\n# {el:.2f} s recorded; perf record -F 999 -e cpu-clock -g -p <ember>; "
+        f.write(f"# {title}\n# {el:.2f} s recorded; {' '.join(PERF_RECORD)} {target}; "
                 f"self time per symbol (perf report --no-children --sort symbol)\n")
         f.write("\n".join(keep) + "\n")
     log(f"    profiled {name}: {txt}")
@@ -510,7 +513,7 @@ def profile_replay(cmd, src, work, base, logpath):
     os.makedirs(PROFILE_DIR, exist_ok=True)
     data = os.path.join(PROFILE_DIR, "replay.data")
     t0 = time.time()
-    p = spawn(["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-o", data, "--"] + cmd(d), logpath)
+    p = spawn(PERF_RECORD + ["-o", data, "--"] + cmd(d), logpath)
     try:
         ready = wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 900, 0.02)
         el = time.time() - t0
@@ -528,7 +531,8 @@ def profile_replay(cmd, src, work, base, logpath):
     if not ready:
         return dict(error="replay profile: not ready")
     return perf_summary(data, PROFILE_DIR, "replay",
-                        f"WAL replay of the same WAL: exec → /-/ready ({el:.2f} s under perf, then shutdown)", el)
+                        f"WAL replay of the same WAL: exec → /-/ready ({el:.2f} s under perf, then shutdown)", el,
+                        "-- ember server …")
 
 
 def profile_ember(pid, base, queries, t_eval, outdir, tag, runs=5, ingest_s=30.0):

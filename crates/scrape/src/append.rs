@@ -221,11 +221,8 @@ struct LabelsError {
     label_limit: bool,
 }
 
-/// The final labels of a scraped series: its own labels and name, the
-/// target's labels merged as `honor_labels` says, `metric_relabel_configs`
-/// applied, then checked (names, limits). `None`: relabeling dropped it.
-/// Builds the series' final labels into `out` unless it holds them already
-/// (a cached series' labels are built only when needed).
+/// Builds the series' final labels ([`final_labels`]) into `out` unless it
+/// holds them already (a cached series' labels are built only when needed).
 fn fill_labels(
     out: &mut Option<Labels>,
     st: &mut State,
@@ -239,6 +236,9 @@ fn fill_labels(
     Ok(())
 }
 
+/// The final labels of a scraped series: its own labels and name, the
+/// target's labels merged as `honor_labels` says, `metric_relabel_configs`
+/// applied, then checked (names, limits). `None`: relabeling dropped it.
 fn final_labels(
     st: &mut State,
     s: &Settings,

@@ -6,8 +6,9 @@
 //! Memory: an entry is 40 bytes in a vector plus a 4-byte index in a hash
 //! table (~50 bytes a series at the table's usual load), whatever the series
 //! looks like. Keys are not the raw bytes but a 128-bit keyed hash of them
-//! (two SipHash-1-3 with random keys per cache): a false match needs a collision of both among the
-//! few thousand series of one target, about 2^-100 per cache. Entries do
+//! (two SipHash-1-3 with random keys per cache): a false match needs a
+//! collision of both among the few thousand series of one target, about
+//! 2^-100 per cache. Entries do
 //! not keep the final labels: the storage holds them, and a cached series
 //! is appended by reference only ([`storage::Appender::append_by_ref`]).
 //! When the storage no longer knows a reference, or labels are needed
