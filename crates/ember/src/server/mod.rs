@@ -12,6 +12,7 @@
 mod chunks;
 mod flags;
 mod logging;
+mod memory;
 mod process;
 mod sources;
 
@@ -233,6 +234,17 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
         }
     });
 
+    // Freed heap pages back to the kernel (see `memory`).
+    let trim_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(memory::TRIM_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let _ = tokio::task::spawn_blocking(memory::trim).await;
+        }
+    });
+
     // Signals, reloads, quit.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -254,6 +266,8 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     let _ = http.await;
     compaction_task.abort();
     let _ = compaction_task.await;
+    trim_task.abort();
+    let _ = trim_task.await;
     scrape.stop().await;
     scrape_run.abort();
     let _ = scrape_run.await;

@@ -26,18 +26,29 @@ pub(crate) fn threads() -> i64 {
         .unwrap_or(0)
 }
 
-/// The process metrics.
-pub(crate) fn metric_families(start_ms: i64) -> Vec<MetricFamily> {
-    let f = stat_fields();
-    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 (indices 11 and 12 after the name).
-    let cpu = (num(11) + num(12)) / CLOCK_TICKS_PER_SEC;
+/// Virtual and resident size in bytes, from `/proc/self/statm`.
+fn statm() -> (f64, f64) {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let mut pages = statm
         .split_whitespace()
         .map(|v| v.parse::<f64>().unwrap_or(0.0));
     let virt = pages.next().unwrap_or(0.0) * PAGE_SIZE;
     let rss = pages.next().unwrap_or(0.0) * PAGE_SIZE;
+    (virt, rss)
+}
+
+/// Resident bytes of this process.
+pub(crate) fn resident_bytes() -> u64 {
+    statm().1 as u64
+}
+
+/// The process metrics.
+pub(crate) fn metric_families(start_ms: i64) -> Vec<MetricFamily> {
+    let f = stat_fields();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (indices 11 and 12 after the name).
+    let cpu = (num(11) + num(12)) / CLOCK_TICKS_PER_SEC;
+    let (virt, rss) = statm();
     let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as f64;
     vec![
         MetricFamily::counter(
