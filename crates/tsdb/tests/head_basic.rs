@@ -508,3 +508,44 @@ fn a_series_that_left_and_came_back_survives_two_restarts() {
     let got = floats(&head, 5500, i64::MAX, &[Matcher::equal("job", "a")]);
     assert_eq!(got, [(a, vec![(6000, 6.0), (7000, 7.0), (8000, 8.0)])]);
 }
+
+/// Replay gathers the head's time bounds while it applies samples and
+/// attaches memory-mapped chunks (no scan of every series afterwards): they
+/// match the bounds before the restart. The oldest samples are in
+/// memory-mapped chunks, so replay drops their WAL copies: the lower bound
+/// must come from the chunks attached to the series.
+#[test]
+fn replay_restores_the_time_bounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = HeadOptions::default();
+    let head = open(dir.path(), &opts);
+    let a = labels("bounds", "a");
+    let b = labels("bounds", "b");
+    // Enough samples for `a` to cut (and memory-map) a few chunks.
+    append_floats(&head, &a, (0..400).map(|i| (5_000 + i * 15_000, i as f64)));
+    append_floats(
+        &head,
+        &b,
+        (0..3).map(|i| (5_000_000 + i * 15_000, i as f64)),
+    );
+    let want = (head.min_time(), head.max_time());
+    assert_eq!(want, (Some(5_000), Some(5_000 + 399 * 15_000)));
+    head.close().expect("close");
+
+    let head = open(dir.path(), &opts);
+    assert_eq!((head.min_time(), head.max_time()), want);
+    let got = floats(&head, i64::MIN, i64::MAX, &[Matcher::equal("job", "a")]);
+    assert_eq!(got[0].1.len(), 400);
+    // Newer samples after the replay move the upper bound only.
+    append_floats(&head, &b, [(7_000_000, 1.0)]);
+    assert_eq!(
+        (head.min_time(), head.max_time()),
+        (Some(5_000), Some(7_000_000))
+    );
+    head.close().expect("close");
+    let head = open(dir.path(), &opts);
+    assert_eq!(
+        (head.min_time(), head.max_time()),
+        (Some(5_000), Some(7_000_000))
+    );
+}

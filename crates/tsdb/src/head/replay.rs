@@ -66,12 +66,50 @@ enum Item {
     Fh(u64, i64, Box<FloatHistogram>),
 }
 
-#[derive(Default)]
 struct WorkerStats {
     samples: u64,
     dropped: u64,
     unknown: u64,
     chunks: u64,
+    /// Oldest and newest sample time applied.
+    bounds: Bounds,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            samples: 0,
+            dropped: 0,
+            unknown: 0,
+            chunks: 0,
+            bounds: Bounds::EMPTY,
+        }
+    }
+}
+
+/// A time range grown sample by sample (the head's bounds after replay,
+/// gathered while applying instead of scanning every series afterwards).
+#[derive(Clone, Copy, Debug)]
+struct Bounds {
+    mint: i64,
+    maxt: i64,
+}
+
+impl Bounds {
+    const EMPTY: Bounds = Bounds {
+        mint: i64::MAX,
+        maxt: i64::MIN,
+    };
+
+    #[inline]
+    fn add(&mut self, mint: i64, maxt: i64) {
+        self.mint = self.mint.min(mint);
+        self.maxt = self.maxt.max(maxt);
+    }
+
+    fn merge(&mut self, o: Bounds) {
+        self.add(o.mint, o.maxt);
+    }
 }
 
 fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
@@ -122,6 +160,12 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
 /// visited once per window, in the order they were allocated.
 const FLOAT_WINDOW: usize = 1 << 21;
 
+/// How many series ahead of its creation a series' stripes are fetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// How many samples ahead of its turn a worker fetches a series' state.
+const SAMPLES_AHEAD: usize = 32;
+
 #[derive(Clone, Copy, Debug, Default)]
 struct FloatItem {
     r: u64,
@@ -149,13 +193,18 @@ impl Worker<'_> {
         Some(Arc::clone(self.known.insert(r, s)))
     }
 
-    fn count(&mut self, a: Applied) {
+    #[inline]
+    fn count(&mut self, a: Applied, t: i64) {
         match a {
             Applied::Appended { cut } => {
                 self.st.samples += 1;
                 self.st.chunks += u64::from(cut);
+                self.st.bounds.add(t, t);
             }
-            Applied::OutOfOrder => self.st.samples += 1,
+            Applied::OutOfOrder => {
+                self.st.samples += 1;
+                self.st.bounds.add(t, t);
+            }
             Applied::Duplicate | Applied::Rejected(_) => self.st.dropped += 1,
         }
     }
@@ -166,7 +215,7 @@ impl Worker<'_> {
             return;
         };
         let a = s.lock().apply(r, t, sample, false, &self.ctx);
-        self.count(a);
+        self.count(a, t);
     }
 
     fn flush_floats(&mut self) {
@@ -175,7 +224,17 @@ impl Worker<'_> {
         }
         sort_by_ref(&mut self.floats, &mut self.scratch);
         let floats = std::mem::take(&mut self.floats);
+        let mut at = 0;
         for group in floats.chunk_by(|a, b| a.r == b.r) {
+            // The series a few groups ahead (sorted by reference, a group
+            // holds a series' few samples of this window).
+            if let Some(s) = floats
+                .get(at + SAMPLES_AHEAD)
+                .and_then(|f| self.known.get(f.r))
+            {
+                s.prefetch();
+            }
+            at += group.len();
             let r = group[0].r;
             let Some(s) = self.series(r) else {
                 self.st.unknown += group.len() as u64;
@@ -184,7 +243,7 @@ impl Worker<'_> {
             let mut st = s.lock();
             for f in group {
                 let a = st.apply(r, f.t, &Sample::Float(f.v), false, &self.ctx);
-                self.count(a);
+                self.count(a, f.t);
             }
         }
         self.floats = floats;
@@ -328,6 +387,8 @@ struct Router {
     alias: HashMap<u64, u64>,
     /// Reused decode buffer of sample records.
     samples: Vec<record::RefSample>,
+    /// Time range of the memory-mapped chunks attached to series.
+    mmapped: Bounds,
 }
 
 impl Router {
@@ -383,7 +444,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     // Series records come in commit order, not reference order: the
     // postings lists are filled once, sorted, at the end.
     super::write(&head.postings).defer_lists();
-    let ws = std::thread::scope(|scope| -> Result<Vec<WorkerStats>, Error> {
+    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Bounds), Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
         for _ in 0..n {
@@ -396,20 +457,24 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             bufs: (0..n).map(|_| Vec::with_capacity(WORKER_BATCH)).collect(),
             alias: HashMap::new(),
             samples: Vec::new(),
+            mmapped: Bounds::EMPTY,
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
         });
         *super::lock(&head.wal_aliases) = std::mem::take(&mut router.alias);
+        let mmapped_bounds = router.mmapped;
         router.finish();
-        let ws = handles
+        let ws: Vec<WorkerStats> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        res.map(|()| ws)
+        res.map(|()| (ws, mmapped_bounds))
     })?;
+    let (ws, mut bounds) = ws;
     super::write(&head.postings).finish_deferred();
     for w in ws {
+        bounds.merge(w.bounds);
         stats.samples += w.samples;
         stats.dropped += w.dropped;
         stats.unknown_refs += w.unknown;
@@ -419,18 +484,17 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     }
     if head.opts.out_of_order_time_window > 0 {
         replay_wbl(head, &mut stats)?;
+        // The write-behind log's samples are not tracked: bounds from what
+        // is now in memory.
+        bounds = Bounds::EMPTY;
+        head.series.for_each(|s| {
+            let st = s.lock();
+            for t in [st.min_t(), st.last_t()].into_iter().flatten() {
+                bounds.add(t, t);
+            }
+        });
     }
-    // Time bounds from what is now in memory.
-    let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
-    head.series.for_each(|s| {
-        let st = s.lock();
-        if let Some(t) = st.min_t() {
-            mint = mint.min(t);
-        }
-        if let Some(t) = st.last_t() {
-            maxt = maxt.max(t);
-        }
-    });
+    let Bounds { mint, maxt } = bounds;
     if mint != i64::MAX {
         head.min_time.store(mint, Ordering::Relaxed);
     }
@@ -492,9 +556,18 @@ fn apply_record(
             if let Err(e) = record::decode_series(rec, &mut out) {
                 return bad(stats, e);
             }
-            for rs in out {
+            // Hashes first, so each series' stripes can be fetched a few
+            // series ahead of its creation.
+            let hashes: Vec<u64> = out.iter().map(|rs| rs.labels.stable_hash()).collect();
+            let refs: Vec<u64> = out.iter().map(|rs| rs.series.0).collect();
+            for (i, rs) in out.into_iter().enumerate() {
+                if let (Some(&h), Some(&r)) =
+                    (hashes.get(i + PREFETCH_AHEAD), refs.get(i + PREFETCH_AHEAD))
+                {
+                    head.series.prefetch_stripes(h, r);
+                }
                 let r = rs.series.0;
-                let hash = rs.labels.stable_hash();
+                let hash = hashes[i];
                 // A series record is nearly always new: straight to creation
                 // (which looks the labels up again under the lock).
                 let (s, created) = {
@@ -520,6 +593,7 @@ fn apply_record(
                             continue; // Overlapping leftovers.
                         }
                         head.metrics.chunks_replayed.fetch_add(1, Ordering::Relaxed);
+                        router.mmapped.add(c.min_time, c.max_time);
                         st.mmapped.push(MmapChunk {
                             loc: ChunkLoc::Disk(c.chunk_ref),
                             mint: c.min_time,

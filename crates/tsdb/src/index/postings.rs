@@ -657,7 +657,10 @@ impl MemPostings {
         let Some(mut d) = self.deferred.take() else {
             return;
         };
-        d.sort_unstable_by_key(|(id, _)| *id);
+        // Usually already in order (references are handed out in order).
+        if !d.is_sorted_by_key(|(id, _)| *id) {
+            d.sort_unstable_by_key(|(id, _)| *id);
+        }
         for (id, refs) in &d {
             for pid in refs.ids() {
                 if let Some(p) = self.pairs.get_mut(pid as usize).and_then(Option::as_mut) {
