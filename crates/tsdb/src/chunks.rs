@@ -161,7 +161,8 @@ pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
 
 /// Memory-maps a whole file read-only.
 ///
-/// SAFETY (the crate's only `unsafe`): a mapping is undefined behaviour if
+/// SAFETY (one of the crate's two `unsafe`s, with the prefetch hint in
+/// `head/series.rs`): a mapping is undefined behaviour if
 /// the file shrinks or changes under it. Chunk files are append-only and
 /// owned by this process's TSDB directory: a file is mapped only once it is
 /// complete (sealed) or for reading at open, and the only truncation —
