@@ -129,7 +129,7 @@ impl Labels {
     /// store them; one allocation. `None` if `bytes` is not exactly that
     /// (a non-minimal length, bad UTF-8, names out of order or repeated).
     pub fn from_packed(bytes: &[u8]) -> Option<Labels> {
-        fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a str> {
+        fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
             let mut len = 0usize;
             let mut shift = 0;
             loop {
@@ -146,14 +146,19 @@ impl Labels {
             }
             let s = b.get(*pos..pos.checked_add(len)?)?;
             *pos += len;
-            std::str::from_utf8(s).ok()
+            Some(s)
         }
+        // All ASCII (the usual case): every string is valid UTF-8, so one
+        // vectorised check replaces a UTF-8 validation per string.
+        let ascii = bytes.is_ascii();
+        let utf8 = |s: &[u8]| ascii || std::str::from_utf8(s).is_ok();
         let mut pos = 0;
-        let mut prev: Option<&str> = None;
+        let mut prev: Option<&[u8]> = None;
         while pos < bytes.len() {
             let name = next(bytes, &mut pos)?;
-            next(bytes, &mut pos)?;
-            if prev.is_some_and(|p| p >= name) {
+            let value = next(bytes, &mut pos)?;
+            // UTF-8 strings order like their bytes.
+            if !utf8(name) || !utf8(value) || prev.is_some_and(|p| p >= name) {
                 return None;
             }
             prev = Some(name);

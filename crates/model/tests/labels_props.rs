@@ -158,4 +158,15 @@ fn packed_form_rejects_what_is_not_canonical() {
     ] {
         assert_eq!(Labels::from_packed(bad), None, "{bad:?}");
     }
+    // Not all ASCII: each string is checked on its own (multi-byte
+    // lengths, UTF-8 values, and bad bytes next to good ones).
+    let long = "v".repeat(200);
+    for good in [
+        Labels::from_pairs([("a", "café"), ("b", "ü")]),
+        Labels::from_pairs([("a", long.as_str()), ("z", "1")]),
+    ] {
+        assert_eq!(Labels::from_packed(good.as_bytes()), Some(good.clone()));
+    }
+    assert_eq!(Labels::from_packed(b"\x01a\x02\xc3\xa9\x01b\x01\xff"), None);
+    assert_eq!(Labels::from_packed(b"\x01\xff\x02\xc3\xa9"), None);
 }

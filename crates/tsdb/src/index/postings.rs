@@ -513,6 +513,12 @@ pub struct MemPostings {
     all: Option<RefList>,
     /// Series added while lists are deferred, with their pairs.
     deferred: Option<Vec<(u64, LabelRefs)>>,
+    /// The labels of the last [`MemPostings::add`] and their pair ids:
+    /// series are mostly added a target's scrape (or a WAL record) at a
+    /// time and share most pairs with the one before, which are then
+    /// found by comparing bytes rather than by two map lookups. Cleared
+    /// whenever a pair id is freed.
+    last: Option<(Labels, Vec<u32>)>,
 }
 
 /// The references of one list (empty when the pair is unknown).
@@ -583,11 +589,28 @@ impl MemPostings {
     /// Adds series `id` with its labels; returns the labels as pair ids.
     pub fn add(&mut self, id: u64, labels: &Labels) -> LabelRefs {
         let mut ids: Vec<u32> = Vec::with_capacity(16);
+        let last = self.last.take();
+        // The last label set's pairs, walked alongside (both sorted by name).
+        let mut prev = last
+            .as_ref()
+            .map(|(l, ids)| l.iter().zip(ids.iter().copied()).peekable());
         for (n, v) in labels.iter() {
-            let nid = self.name_id(n);
-            let existing = self.names[nid as usize]
-                .as_ref()
-                .and_then(|e| e.lookup.get(v).copied());
+            let mut known = None;
+            if let Some(prev) = prev.as_mut() {
+                while prev.next_if(|((pn, _), _)| *pn < n).is_some() {}
+                if let Some(((pn, pv), pid)) = prev.peek()
+                    && *pn == n
+                    && *pv == v
+                {
+                    known = Some(*pid);
+                }
+            }
+            let existing = known.or_else(|| {
+                let nid = self.name_id(n);
+                self.names[nid as usize]
+                    .as_ref()
+                    .and_then(|e| e.lookup.get(v).copied())
+            });
             let pid = match existing {
                 Some(pid) => {
                     if self.deferred.is_none()
@@ -601,6 +624,7 @@ impl MemPostings {
                     pid
                 }
                 None => {
+                    let nid = self.name_id(n);
                     let value: Arc<str> = Arc::from(v);
                     let pair = Pair {
                         name: nid,
@@ -628,6 +652,7 @@ impl MemPostings {
             ids.push(pid);
         }
         let refs = LabelRefs::from_ids(&ids);
+        self.last = Some((labels.clone(), ids));
         if let Some(d) = self.deferred.as_mut() {
             d.push((id, refs.clone()));
             return refs;
@@ -743,6 +768,7 @@ impl MemPostings {
                 }
                 None => {
                     // The pair is gone: free its id and value.
+                    self.last = None;
                     self.num_pairs -= 1;
                     self.free_pairs.push(pid);
                     let nid = pair.name as usize;
@@ -933,6 +959,40 @@ impl MemPostings {
 
 #[cfg(test)]
 mod tests {
+
+    /// The last label set's pair ids are reused only while valid: a series
+    /// sharing pairs with the previous one gets the same ids, and after
+    /// those pairs were freed, adding the same labels again creates them
+    /// anew instead of pointing at freed ids.
+    #[test]
+    fn consecutive_label_sets_share_pair_ids_until_pairs_are_freed() {
+        let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().copied());
+        let mut p = MemPostings::new();
+        let a = l(&[("__name__", "up"), ("instance", "h1"), ("job", "j")]);
+        let b = l(&[("__name__", "up"), ("instance", "h2"), ("job", "j")]);
+        let c = l(&[("instance", "h2"), ("job", "k"), ("zone", "z")]);
+        let ra = p.add(1, &a);
+        let rb = p.add(2, &b);
+        let rc = p.add(3, &c);
+        let ids = |r: &LabelRefs| r.ids().collect::<Vec<u32>>();
+        assert_eq!(ids(&ra)[0], ids(&rb)[0]);
+        assert_eq!(ids(&ra)[2], ids(&rb)[2]);
+        assert_ne!(ids(&ra)[1], ids(&rb)[1]);
+        assert_eq!(ids(&rb)[1], ids(&rc)[0]);
+        for (r, want) in [(&ra, &a), (&rb, &b), (&rc, &c)] {
+            assert_eq!(&p.labels(r), want);
+        }
+        assert_eq!(p.get("instance", "h2").to_vec(), vec![2, 3]);
+
+        // Every pair of `c` goes; `c` again must not reuse the freed ids.
+        p.delete_series(&[(3, &rc), (2, &rb), (1, &ra)]);
+        assert_eq!(p.num_pairs(), 0);
+        let rc2 = p.add(4, &c);
+        assert_eq!(p.labels(&rc2), c);
+        assert_eq!(p.get("zone", "z").to_vec(), vec![4]);
+        assert_eq!(p.get("instance", "h2").to_vec(), vec![4]);
+    }
+
     use super::*;
 
     fn list(v: &[u64]) -> BoxPostings<'_> {
