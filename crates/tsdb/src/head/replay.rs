@@ -2,14 +2,20 @@
 //!
 //! Order: the chunks found in `chunks_head/` are grouped by series; the WAL
 //! (last checkpoint, then later segments) is read by [`wal::replay`]'s
-//! reader thread; this thread decodes records, creates series (attaching
-//! their memory-mapped chunks) and hands samples, sharded by series
-//! reference, to worker threads that apply them — Prometheus applies
-//! samples serially after decoding. A series always goes to the same
-//! worker, so its samples are applied in WAL order; series records are
-//! processed before any later sample is handed out, so workers always find
-//! the series. Samples at or before a series' newest memory-mapped sample
-//! are dropped by the ordinary order check (they are already in a chunk).
+//! reader thread; this thread decodes records, interns each new series'
+//! labels (it is the index's only writer during replay) and finds label
+//! sets the WAL defined twice (aliases), and hands series to create and
+//! samples, sharded by series reference, to worker threads. A worker
+//! allocates the series it is handed, adds them to the head's tables and
+//! attaches their memory-mapped chunks, then applies their samples —
+//! Prometheus creates series and applies samples serially after decoding.
+//! A series always goes to the same worker, after its creation and in WAL
+//! order, so its samples are applied in WAL order; metadata goes the same
+//! way; exemplars are added after the workers are done. Samples at or
+//! before a series' newest memory-mapped sample are dropped by the ordinary
+//! order check (they are already in a chunk). Nothing reads the head
+//! before replay ends, so the workers add series to its tables without the
+//! index lock that guards series creation elsewhere.
 //!
 //! A corrupt WAL tail is repaired ([`wal::repair`]): everything before the
 //! damage has been applied, the rest is dropped, logged and counted in
@@ -25,11 +31,13 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use model::{FloatHistogram, Histogram};
 use storage::{AppendError, Exemplar, Sample};
 
-use super::series::{Applied, ApplyCtx, ChunkLoc, MemSeries, MmapChunk, Pin, RefMap};
+use super::series::{Applied, ApplyCtx, ChunkLoc, MemSeries, MmapChunk, RefMap};
 use super::{Error, Head, lock};
 use crate::chunks::HeadChunkMeta;
+use crate::index::postings::LabelRefs;
 use crate::record::{self, RecordType};
 use crate::wal::{self, ReplaySource};
+use hashbrown::HashTable;
 
 /// Samples per batch handed to a worker.
 const WORKER_BATCH: usize = 4096;
@@ -58,12 +66,30 @@ pub struct ReplayStats {
 }
 
 enum Item {
-    /// A series replay created: the worker's own map learns it without a
-    /// lookup in the head's stripes.
-    New(u64, Arc<MemSeries>),
+    /// Create the series of the batch's `creates[i]`.
+    Create(u32),
+    /// A series' metadata.
+    Meta(u64, Arc<model::Metadata>),
     F(u64, i64, f64),
     H(u64, i64, Box<Histogram>),
     Fh(u64, i64, Box<FloatHistogram>),
+}
+
+/// A series for a worker to create: its reference, labels (interned by
+/// the decoding thread), labels hash and memory-mapped chunks.
+struct Create {
+    r: u64,
+    refs: LabelRefs,
+    hash: u64,
+    chunks: Option<Vec<HeadChunkMeta>>,
+}
+
+/// What a worker gets at once: items in WAL order, and the series the
+/// `Item::Create`s among them stand for (kept apart so an item stays small).
+#[derive(Default)]
+struct Batch {
+    items: Vec<Item>,
+    creates: Vec<Option<Create>>,
 }
 
 struct WorkerStats {
@@ -112,7 +138,7 @@ impl Bounds {
     }
 }
 
-fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
+fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
     let mut w = Worker {
         head,
         ctx: ApplyCtx {
@@ -125,11 +151,18 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
         floats: Vec::new(),
         scratch: Vec::new(),
     };
-    for batch in rx {
-        for item in batch {
+    for mut batch in rx {
+        for item in batch.items {
             match item {
-                Item::New(r, s) => {
-                    w.known.insert(r, s);
+                Item::Create(i) => {
+                    if let Some(c) = batch.creates.get_mut(i as usize).and_then(Option::take) {
+                        w.create(c);
+                    }
+                }
+                Item::Meta(r, m) => {
+                    if let Some(s) = w.known.get(r) {
+                        s.lock().meta = Some(m);
+                    }
                 }
                 Item::F(r, t, v) => {
                     w.floats.push(FloatItem { r, t, v });
@@ -160,9 +193,6 @@ fn worker(head: &Head, rx: Receiver<Vec<Item>>) -> WorkerStats {
 /// visited once per window, in the order they were allocated.
 const FLOAT_WINDOW: usize = 1 << 21;
 
-/// How many series ahead of its creation a series' stripes are fetched.
-const PREFETCH_AHEAD: usize = 8;
-
 /// How many samples ahead of its turn a worker fetches a series' state.
 const SAMPLES_AHEAD: usize = 32;
 
@@ -185,6 +215,34 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
+    /// Creates a series the decoding thread found new: allocation and the
+    /// head's tables happen here, in parallel with the other workers and
+    /// the decoding thread (the labels were interned there).
+    fn create(&mut self, c: Create) {
+        let s = Arc::new(MemSeries::replayed(c.r, c.refs, c.hash));
+        self.head.series.insert_new(&s, c.hash);
+        if let Some(mut cs) = c.chunks {
+            cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
+            let mut st = s.lock();
+            for c in cs {
+                if st.mmapped.last().is_some_and(|l| l.maxt >= c.min_time) {
+                    continue; // Overlapping leftovers.
+                }
+                self.head
+                    .metrics
+                    .chunks_replayed
+                    .fetch_add(1, Ordering::Relaxed);
+                self.st.bounds.add(c.min_time, c.max_time);
+                st.mmapped.push(MmapChunk {
+                    loc: ChunkLoc::Disk(c.chunk_ref),
+                    mint: c.min_time,
+                    maxt: c.max_time,
+                });
+            }
+        }
+        self.known.insert(c.r, s);
+    }
+
     fn series(&mut self, r: u64) -> Option<Arc<MemSeries>> {
         if let Some(s) = self.known.get(r) {
             return Some(Arc::clone(s));
@@ -379,31 +437,76 @@ fn worker_count(head: &Head) -> usize {
     }
 }
 
-/// Routes decoded samples to workers.
+/// The label sets a replay created series for: a table of labels hashes
+/// (the table hashes by them) pointing into a list of label refs and
+/// references, where equal hashes of different labels are told apart.
+#[derive(Default)]
+struct Created {
+    table: HashTable<(u64, u32)>,
+    list: Vec<(LabelRefs, u64)>,
+}
+
+impl Created {
+    /// The reference of the series with labels `refs` (labels hash
+    /// `hash`) if there is one; otherwise records `r` for them.
+    fn get_or_insert(&mut self, hash: u64, refs: &LabelRefs, r: u64) -> Option<u64> {
+        let list = &self.list;
+        if let Some(&(_, i)) = self
+            .table
+            .find(hash, |&(h, i)| h == hash && list[i as usize].0 == *refs)
+        {
+            return Some(list[i as usize].1);
+        }
+        let i = self.list.len() as u32;
+        self.list.push((refs.clone(), r));
+        self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
+        None
+    }
+}
+
+/// Routes decoded series and samples to workers.
 struct Router {
-    txs: Vec<SyncSender<Vec<Item>>>,
-    bufs: Vec<Vec<Item>>,
+    txs: Vec<SyncSender<Batch>>,
+    bufs: Vec<Batch>,
     /// Series references the WAL defined twice for one label set.
     alias: HashMap<u64, u64>,
+    /// Every label set this replay created a series for, with its
+    /// reference (the workers create the series; duplicates are found
+    /// here, so aliases are known before any later sample is routed).
+    created: Created,
+    /// Exemplars, applied once the workers are done (their series must
+    /// exist), in WAL order.
+    exemplars: Vec<record::RefExemplar>,
     /// Reused decode buffer of sample records.
     samples: Vec<record::RefSample>,
-    /// Time range of the memory-mapped chunks attached to series.
-    mmapped: Bounds,
 }
 
 impl Router {
-    fn push(&mut self, item: Item) {
-        let r = match &item {
-            Item::New(r, _) | Item::F(r, ..) | Item::H(r, ..) | Item::Fh(r, ..) => *r,
-        };
-        let n = self.txs.len();
-        let w = (r as usize) % n;
-        self.bufs[w].push(item);
-        if self.bufs[w].len() >= WORKER_BATCH {
-            let b = std::mem::replace(&mut self.bufs[w], Vec::with_capacity(WORKER_BATCH));
-            // A send fails only if the worker is gone (it panicked).
-            let _ = self.txs[w].send(b);
+    fn push(&mut self, r: u64, item: Item) {
+        let w = (r as usize) % self.txs.len();
+        self.bufs[w].items.push(item);
+        if self.bufs[w].items.len() >= WORKER_BATCH {
+            self.send(w);
         }
+    }
+
+    fn push_create(&mut self, c: Create) {
+        let (r, w) = (c.r, (c.r as usize) % self.txs.len());
+        let i = self.bufs[w].creates.len() as u32;
+        self.bufs[w].creates.push(Some(c));
+        self.push(r, Item::Create(i));
+    }
+
+    fn send(&mut self, w: usize) {
+        let b = std::mem::replace(
+            &mut self.bufs[w],
+            Batch {
+                items: Vec::with_capacity(WORKER_BATCH),
+                creates: Vec::new(),
+            },
+        );
+        // A send fails only if the worker is gone (it panicked).
+        let _ = self.txs[w].send(b);
     }
 
     #[inline]
@@ -417,7 +520,7 @@ impl Router {
 
     fn finish(mut self) {
         for (w, b) in self.bufs.drain(..).enumerate() {
-            if !b.is_empty() {
+            if !b.items.is_empty() {
                 let _ = self.txs[w].send(b);
             }
         }
@@ -444,35 +547,46 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     // Series records come in commit order, not reference order: the
     // postings lists are filled once, sorted, at the end.
     super::write(&head.postings).defer_lists();
-    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Bounds), Error> {
+    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Vec<_>), Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
         for _ in 0..n {
-            let (tx, rx) = sync_channel::<Vec<Item>>(WORKER_QUEUE_CAPACITY);
+            let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE_CAPACITY);
             txs.push(tx);
             handles.push(scope.spawn(move || worker(head, rx)));
         }
         let mut router = Router {
             txs,
-            bufs: (0..n).map(|_| Vec::with_capacity(WORKER_BATCH)).collect(),
+            bufs: (0..n)
+                .map(|_| Batch {
+                    items: Vec::with_capacity(WORKER_BATCH),
+                    creates: Vec::new(),
+                })
+                .collect(),
             alias: HashMap::new(),
+            created: Created::default(),
+            exemplars: Vec::new(),
             samples: Vec::new(),
-            mmapped: Bounds::EMPTY,
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
         });
         *super::lock(&head.wal_aliases) = std::mem::take(&mut router.alias);
-        let mmapped_bounds = router.mmapped;
+        let exemplars = std::mem::take(&mut router.exemplars);
+        // The label sets are no longer needed; free them while the workers
+        // finish.
+        drop(std::mem::take(&mut router.created));
         router.finish();
         let ws: Vec<WorkerStats> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        res.map(|()| (ws, mmapped_bounds))
+        res.map(|()| (ws, exemplars))
     })?;
-    let (ws, mut bounds) = ws;
+    let (ws, exemplars) = ws;
+    apply_exemplars(head, exemplars);
     super::write(&head.postings).finish_deferred();
+    let mut bounds = Bounds::EMPTY;
     for w in ws {
         bounds.merge(w.bounds);
         stats.samples += w.samples;
@@ -556,51 +670,31 @@ fn apply_record(
             if let Err(e) = record::decode_series(rec, &mut out) {
                 return bad(stats, e);
             }
-            // Hashes first, so each series' stripes can be fetched a few
-            // series ahead of its creation.
-            let hashes: Vec<u64> = out.iter().map(|rs| rs.labels.stable_hash()).collect();
-            let refs: Vec<u64> = out.iter().map(|rs| rs.series.0).collect();
-            for (i, rs) in out.into_iter().enumerate() {
-                if let (Some(&h), Some(&r)) =
-                    (hashes.get(i + PREFETCH_AHEAD), refs.get(i + PREFETCH_AHEAD))
-                {
-                    head.series.prefetch_stripes(h, r);
-                }
+            // Interning is the only part of creating a series done here
+            // (the index has no other writer during replay); workers
+            // allocate the series and fill the head's tables.
+            let mut postings = super::write(&head.postings);
+            for rs in out {
                 let r = rs.series.0;
-                let hash = hashes[i];
-                // A series record is nearly always new: straight to creation
-                // (which looks the labels up again under the lock).
-                let (s, created) = {
-                    let mut p = super::write(&head.postings);
-                    head.series
-                        .get_or_create(hash, &rs.labels, Pin::No, || r, &mut p)
-                };
                 head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
                 stats.series += 1;
-                if !created {
-                    if s.series_ref != r {
-                        router.alias.insert(r, s.series_ref);
+                let refs = postings.intern(&rs.labels);
+                let hash = rs.labels.stable_hash();
+                if let Some(first) = router.created.get_or_insert(hash, &refs, r) {
+                    // A label set the WAL defined before: samples of this
+                    // reference go to the first one's series.
+                    if first != r {
+                        router.alias.insert(r, first);
                     }
                     continue;
                 }
-                s.set_logged();
-                router.push(Item::New(r, Arc::clone(&s)));
-                if let Some(mut cs) = mmapped.remove(&r) {
-                    cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
-                    let mut st = s.lock();
-                    for c in cs {
-                        if st.mmapped.last().is_some_and(|l| l.maxt >= c.min_time) {
-                            continue; // Overlapping leftovers.
-                        }
-                        head.metrics.chunks_replayed.fetch_add(1, Ordering::Relaxed);
-                        router.mmapped.add(c.min_time, c.max_time);
-                        st.mmapped.push(MmapChunk {
-                            loc: ChunkLoc::Disk(c.chunk_ref),
-                            mint: c.min_time,
-                            maxt: c.max_time,
-                        });
-                    }
-                }
+                postings.add_refs(r, refs.clone());
+                router.push_create(Create {
+                    r,
+                    refs,
+                    hash,
+                    chunks: mmapped.remove(&r),
+                });
             }
         }
         RecordType::Samples => {
@@ -612,7 +706,8 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in &out {
-                router.push(Item::F(router.resolve(s.series.0), s.t.0, s.v));
+                let r = router.resolve(s.series.0);
+                router.push(r, Item::F(r, s.t.0, s.v));
             }
             router.samples = out;
         }
@@ -622,7 +717,8 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in out {
-                router.push(Item::H(router.resolve(s.series.0), s.t.0, Box::new(s.h)));
+                let r = router.resolve(s.series.0);
+                router.push(r, Item::H(r, s.t.0, Box::new(s.h)));
             }
         }
         RecordType::FloatHistogramSamples | RecordType::CustomBucketsFloatHistogramSamples => {
@@ -631,7 +727,8 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in out {
-                router.push(Item::Fh(router.resolve(s.series.0), s.t.0, Box::new(s.fh)));
+                let r = router.resolve(s.series.0);
+                router.push(r, Item::Fh(r, s.t.0, Box::new(s.fh)));
             }
         }
         RecordType::Exemplars => {
@@ -639,24 +736,9 @@ fn apply_record(
             if let Err(e) = record::decode_exemplars(rec, &mut out) {
                 return bad(stats, e);
             }
-            let mut ex = lock(&head.exemplars);
-            for e in out {
-                if let Some(s) = head.series.get_by_ref(router.resolve(e.series.0)) {
-                    let res = ex.add(
-                        &head.series_labels(&s),
-                        &Exemplar {
-                            labels: e.labels,
-                            value: e.v,
-                            timestamp: e.t,
-                        },
-                    );
-                    if let Err(err) = res
-                        && err != AppendError::DuplicateExemplar
-                        && err != AppendError::OutOfOrderExemplar
-                    {
-                        tracing::debug!(error = %err, "exemplar dropped during replay");
-                    }
-                }
+            for mut e in out {
+                e.series = record::HeadSeriesRef(router.resolve(e.series.0));
+                router.exemplars.push(e);
             }
         }
         RecordType::Metadata => {
@@ -665,14 +747,14 @@ fn apply_record(
                 return bad(stats, e);
             }
             for m in out {
-                if let Some(s) = head.series.get_by_ref(router.resolve(m.series.0)) {
-                    let m = head.intern_metadata(model::Metadata {
-                        kind: m.kind,
-                        help: m.help,
-                        unit: m.unit,
-                    });
-                    s.lock().meta = Some(m);
-                }
+                // Set by the series' worker, after it created the series.
+                let r = router.resolve(m.series.0);
+                let m = head.intern_metadata(model::Metadata {
+                    kind: m.kind,
+                    help: m.help,
+                    unit: m.unit,
+                });
+                router.push(r, Item::Meta(r, m));
             }
         }
         RecordType::Tombstones => {
@@ -689,6 +771,33 @@ fn apply_record(
         // M-map markers belong to the WBL; unknown types are skipped like
         // Prometheus skips them.
         _ => {}
+    }
+}
+
+/// Adds the WAL's exemplars (series references resolved) in WAL order.
+fn apply_exemplars(head: &Head, exemplars: Vec<record::RefExemplar>) {
+    if exemplars.is_empty() {
+        return;
+    }
+    let mut ex = lock(&head.exemplars);
+    for e in exemplars {
+        let Some(s) = head.series.get_by_ref(e.series.0) else {
+            continue;
+        };
+        let res = ex.add(
+            &head.series_labels(&s),
+            &Exemplar {
+                labels: e.labels,
+                value: e.v,
+                timestamp: e.t,
+            },
+        );
+        if let Err(err) = res
+            && err != AppendError::DuplicateExemplar
+            && err != AppendError::OutOfOrderExemplar
+        {
+            tracing::debug!(error = %err, "exemplar dropped during replay");
+        }
     }
 }
 

@@ -70,6 +70,19 @@ impl MemSeries {
         self.flags.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// A series replay creates: its series record is in the WAL, no
+    /// appender holds it, and it is in no table yet
+    /// ([`StripeSeries::insert_new`]).
+    pub(crate) fn replayed(series_ref: u64, labels: LabelRefs, hash: u64) -> MemSeries {
+        MemSeries {
+            series_ref,
+            flags: AtomicU32::new(LOGGED),
+            hash_hi: (hash >> 32) as u32,
+            labels,
+            state: Mutex::new(SeriesState::default()),
+        }
+    }
+
     /// Asks the CPU to start loading the series' state (its lock and
     /// chunk fields), for callers that know which series comes next.
     #[inline]
@@ -674,13 +687,6 @@ impl SeriesState {
 
 /// Mixes a 64-bit value so that every output bit depends on every input
 /// bit (MurmurHash3's finalizer): the series maps are striped by the low
-/// A hint to load the cache line holding `p` (no effect on other
-/// architectures).
-#[inline]
-fn prefetch<T>(p: &T) {
-    prefetch_addr((p as *const T).cast::<u8>());
-}
-
 /// A hint to load the cache line at address `p`, which need not be valid.
 #[inline]
 #[allow(unsafe_code)]
@@ -784,16 +790,6 @@ impl StripeSeries {
         &self.hashes[(h as usize) & self.mask]
     }
 
-    /// Asks the CPU to start loading the two stripes a
-    /// [`StripeSeries::get_or_create`] of labels hash `hash` creating
-    /// reference `r` locks (replay creates series in bulk: fetching them a
-    /// few series ahead overlaps their cache misses).
-    #[inline]
-    pub(crate) fn prefetch_stripes(&self, hash: u64, r: u64) {
-        prefetch(self.hash_stripe(hash));
-        prefetch(self.ref_stripe(r));
-    }
-
     pub(crate) fn get_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
         read(self.ref_stripe(r))
             .find(mix(r), |s| s.series_ref == r)
@@ -853,6 +849,19 @@ impl StripeSeries {
             .insert_unique(mix(series_ref), Arc::clone(&s), |x| mix(x.series_ref));
         self.len.fetch_add(1, Ordering::Relaxed);
         (s, true)
+    }
+
+    /// Adds a series made with [`MemSeries::replayed`] (labels hash `hash`)
+    /// to both tables. Replay only: its decoding thread has already made
+    /// sure no other series has these labels (so there is no lookup), and
+    /// nothing reads the map before replay ends.
+    pub(crate) fn insert_new(&self, s: &Arc<MemSeries>, hash: u64) {
+        write(self.hash_stripe(hash)).insert_unique(table_hash(s.hash_hi), Arc::clone(s), |x| {
+            table_hash(x.hash_hi)
+        });
+        write(self.ref_stripe(s.series_ref))
+            .insert_unique(mix(s.series_ref), Arc::clone(s), |x| mix(x.series_ref));
+        self.len.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Visits every series (stripe by stripe; the callback must not lock

@@ -362,10 +362,10 @@ const INLINE_REFS: usize = 22;
 /// take one or two bytes), inline up to 22 bytes — ten or so labels. Only
 /// meaningful with the index that made it, and only while the series is in
 /// it (a removed series' pair ids may be reused).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct LabelRefs(Repr);
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 enum Repr {
     Inline { len: u8, buf: [u8; INLINE_REFS] },
     Heap(Box<[u8]>),
@@ -588,6 +588,14 @@ impl MemPostings {
 
     /// Adds series `id` with its labels; returns the labels as pair ids.
     pub fn add(&mut self, id: u64, labels: &Labels) -> LabelRefs {
+        let refs = self.intern(labels);
+        self.add_refs(id, refs.clone());
+        refs
+    }
+
+    /// The labels as pair ids, creating the pairs not known yet (with no
+    /// series until one is added with [`MemPostings::add_refs`]).
+    pub fn intern(&mut self, labels: &Labels) -> LabelRefs {
         let mut ids: Vec<u32> = Vec::with_capacity(16);
         let last = self.last.take();
         // The last label set's pairs, walked alongside (both sorted by name).
@@ -612,24 +620,14 @@ impl MemPostings {
                     .and_then(|e| e.lookup.get(v).copied())
             });
             let pid = match existing {
-                Some(pid) => {
-                    if self.deferred.is_none()
-                        && let Some(p) = self.pairs[pid as usize].as_mut()
-                    {
-                        match p.list.as_mut() {
-                            Some(l) => l.insert(id),
-                            None => p.list = Some(RefList::One(id)),
-                        }
-                    }
-                    pid
-                }
+                Some(pid) => pid,
                 None => {
                     let nid = self.name_id(n);
                     let value: Arc<str> = Arc::from(v);
                     let pair = Pair {
                         name: nid,
                         value: Arc::clone(&value),
-                        list: self.deferred.is_none().then_some(RefList::One(id)),
+                        list: None,
                     };
                     let pid = match self.free_pairs.pop() {
                         Some(pid) => {
@@ -653,15 +651,28 @@ impl MemPostings {
         }
         let refs = LabelRefs::from_ids(&ids);
         self.last = Some((labels.clone(), ids));
+        refs
+    }
+
+    /// Adds series `id` with labels `refs` from [`MemPostings::intern`] to
+    /// the lists of its pairs (or to the deferred series).
+    pub fn add_refs(&mut self, id: u64, refs: LabelRefs) {
         if let Some(d) = self.deferred.as_mut() {
-            d.push((id, refs.clone()));
-            return refs;
+            d.push((id, refs));
+            return;
+        }
+        for pid in refs.ids() {
+            if let Some(p) = self.pairs.get_mut(pid as usize).and_then(Option::as_mut) {
+                match p.list.as_mut() {
+                    Some(l) => l.insert(id),
+                    None => p.list = Some(RefList::One(id)),
+                }
+            }
         }
         match self.all.as_mut() {
             Some(l) => l.insert(id),
             None => self.all = Some(RefList::One(id)),
         }
-        refs
     }
 
     /// From now on, [`MemPostings::add`] records pairs and label refs but
