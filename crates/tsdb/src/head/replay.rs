@@ -66,8 +66,8 @@ pub struct ReplayStats {
 }
 
 enum Item {
-    /// Create the series of the batch's `creates[i]`.
-    Create(u32),
+    /// Create the batch's next series in `creates`.
+    Create,
     /// A series' metadata.
     Meta(u64, Arc<model::Metadata>),
     F(u64, i64, f64),
@@ -85,13 +85,14 @@ struct Create {
 }
 
 /// What a worker gets at once: items in WAL order, and the series the
-/// `Item::Create`s among them stand for (kept apart so an item stays small).
-#[derive(Default)]
+/// `Item::Create`s among them stand for, in the same order (kept apart so
+/// an item stays small).
 struct Batch {
     items: Vec<Item>,
-    creates: Vec<Option<Create>>,
+    creates: Vec<Create>,
 }
 
+#[derive(Default)]
 struct WorkerStats {
     samples: u64,
     dropped: u64,
@@ -101,24 +102,18 @@ struct WorkerStats {
     bounds: Bounds,
 }
 
-impl Default for WorkerStats {
-    fn default() -> Self {
-        WorkerStats {
-            samples: 0,
-            dropped: 0,
-            unknown: 0,
-            chunks: 0,
-            bounds: Bounds::EMPTY,
-        }
-    }
-}
-
 /// A time range grown sample by sample (the head's bounds after replay,
 /// gathered while applying instead of scanning every series afterwards).
 #[derive(Clone, Copy, Debug)]
 struct Bounds {
     mint: i64,
     maxt: i64,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds::EMPTY
+    }
 }
 
 impl Bounds {
@@ -151,11 +146,12 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         floats: Vec::new(),
         scratch: Vec::new(),
     };
-    for mut batch in rx {
+    for batch in rx {
+        let mut creates = batch.creates.into_iter();
         for item in batch.items {
             match item {
-                Item::Create(i) => {
-                    if let Some(c) = batch.creates.get_mut(i as usize).and_then(Option::take) {
+                Item::Create => {
+                    if let Some(c) = creates.next() {
                         w.create(c);
                     }
                 }
@@ -492,9 +488,8 @@ impl Router {
 
     fn push_create(&mut self, c: Create) {
         let (r, w) = (c.r, (c.r as usize) % self.txs.len());
-        let i = self.bufs[w].creates.len() as u32;
-        self.bufs[w].creates.push(Some(c));
-        self.push(r, Item::Create(i));
+        self.bufs[w].creates.push(c);
+        self.push(r, Item::Create);
     }
 
     fn send(&mut self, w: usize) {
@@ -688,7 +683,7 @@ fn apply_record(
                     }
                     continue;
                 }
-                postings.add_refs(r, refs.clone());
+                postings.add_refs(r, &refs);
                 router.push_create(Create {
                     r,
                     refs,

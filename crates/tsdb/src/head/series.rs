@@ -74,9 +74,14 @@ impl MemSeries {
     /// appender holds it, and it is in no table yet
     /// ([`StripeSeries::insert_new`]).
     pub(crate) fn replayed(series_ref: u64, labels: LabelRefs, hash: u64) -> MemSeries {
+        MemSeries::new(series_ref, labels, hash, LOGGED)
+    }
+
+    /// A series with no samples, `flags` as [`MemSeries::flags`] says.
+    fn new(series_ref: u64, labels: LabelRefs, hash: u64, flags: u32) -> MemSeries {
         MemSeries {
             series_ref,
-            flags: AtomicU32::new(LOGGED),
+            flags: AtomicU32::new(flags),
             hash_hi: (hash >> 32) as u32,
             labels,
             state: Mutex::new(SeriesState::default()),
@@ -685,8 +690,6 @@ impl SeriesState {
     }
 }
 
-/// Mixes a 64-bit value so that every output bit depends on every input
-/// bit (MurmurHash3's finalizer): the series maps are striped by the low
 /// A hint to load the cache line at address `p`, which need not be valid.
 #[inline]
 #[allow(unsafe_code)]
@@ -702,6 +705,8 @@ fn prefetch_addr(p: *const u8) {
     let _ = p;
 }
 
+/// Mixes a 64-bit value so that every output bit depends on every input
+/// bit (MurmurHash3's finalizer): the series maps are striped by the low
 /// bits of a reference or label hash, so the tables inside a stripe must
 /// not index by those same bits.
 #[inline]
@@ -836,13 +841,12 @@ impl StripeSeries {
             return (pin(s, p), false);
         }
         let series_ref = new_ref();
-        let s = Arc::new(MemSeries {
+        let s = Arc::new(MemSeries::new(
             series_ref,
-            labels: postings.add(series_ref, labels),
-            flags: AtomicU32::new(u32::from(p == Pin::Yes)),
-            hash_hi: (hash >> 32) as u32,
-            state: Mutex::new(SeriesState::default()),
-        });
+            postings.add(series_ref, labels),
+            hash,
+            u32::from(p == Pin::Yes),
+        ));
         hs.insert_unique(th, Arc::clone(&s), |x| table_hash(x.hash_hi));
         // Lock order: hash stripe, then reference stripe (as in `remove_if`).
         write(self.ref_stripe(series_ref))

@@ -589,7 +589,7 @@ impl MemPostings {
     /// Adds series `id` with its labels; returns the labels as pair ids.
     pub fn add(&mut self, id: u64, labels: &Labels) -> LabelRefs {
         let refs = self.intern(labels);
-        self.add_refs(id, refs.clone());
+        self.add_refs(id, &refs);
         refs
     }
 
@@ -656,9 +656,9 @@ impl MemPostings {
 
     /// Adds series `id` with labels `refs` from [`MemPostings::intern`] to
     /// the lists of its pairs (or to the deferred series).
-    pub fn add_refs(&mut self, id: u64, refs: LabelRefs) {
+    pub fn add_refs(&mut self, id: u64, refs: &LabelRefs) {
         if let Some(d) = self.deferred.as_mut() {
-            d.push((id, refs));
+            d.push((id, refs.clone()));
             return;
         }
         for pid in refs.ids() {
