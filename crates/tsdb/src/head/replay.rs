@@ -3,19 +3,24 @@
 //! Order: the chunks found in `chunks_head/` are grouped by series; the WAL
 //! (last checkpoint, then later segments) is read by [`wal::replay`]'s
 //! reader thread; this thread decodes records, interns each new series'
-//! labels (it is the index's only writer during replay) and finds label
-//! sets the WAL defined twice (aliases), and hands series to create and
-//! samples, sharded by series reference, to worker threads. A worker
-//! allocates the series it is handed, adds them to the head's tables and
-//! attaches their memory-mapped chunks, then applies their samples —
-//! Prometheus creates series and applies samples serially after decoding.
-//! A series always goes to the same worker, after its creation and in WAL
-//! order, so its samples are applied in WAL order; metadata goes the same
-//! way; exemplars are added after the workers are done. Samples at or
-//! before a series' newest memory-mapped sample are dropped by the ordinary
-//! order check (they are already in a chunk). Nothing reads the head
-//! before replay ends, so the workers add series to its tables without the
-//! index lock that guards series creation elsewhere.
+//! labels (it is the index's only writer during replay) and hands series
+//! to create and their samples to worker threads. A series reference's
+//! worker is picked by its labels hash (and remembered for its samples),
+//! so label sets the WAL defined twice under two references (aliases)
+//! meet in one worker, which finds them when it adds the series to the
+//! head's tables and sends the later reference's samples to the first
+//! one's series. A worker allocates the series it is handed, adds them to
+//! the head's tables and attaches their memory-mapped chunks, then applies
+//! their samples — Prometheus creates series and applies samples serially
+//! after decoding. A series always goes to the same worker, after its
+//! creation and in WAL order, so its samples are applied in WAL order;
+//! metadata goes the same way; exemplars are added after the workers are
+//! done, and so are the series to the index's postings lists, in
+//! reference order. Samples at or before a series' newest memory-mapped
+//! sample are dropped by the ordinary order check (they are already in a
+//! chunk). Nothing reads the head before replay ends, so the workers add
+//! series to its tables without the index lock that guards series
+//! creation elsewhere.
 //!
 //! A corrupt WAL tail is repaired ([`wal::repair`]): everything before the
 //! damage has been applied, the rest is dropped, logged and counted in
@@ -37,7 +42,6 @@ use crate::chunks::HeadChunkMeta;
 use crate::index::postings::LabelRefs;
 use crate::record::{self, RecordType};
 use crate::wal::{self, ReplaySource};
-use hashbrown::HashTable;
 
 /// Samples per batch handed to a worker.
 const WORKER_BATCH: usize = 4096;
@@ -100,6 +104,11 @@ struct WorkerStats {
     chunks: u64,
     /// Oldest and newest sample time applied.
     bounds: Bounds,
+    /// The series the worker created (their postings are added after
+    /// replay, in reference order).
+    series: RefPages<Arc<MemSeries>>,
+    /// References the WAL gave a label set after a first one, to that one.
+    aliases: RefMap<u64>,
 }
 
 /// A time range grown sample by sample (the head's bounds after replay,
@@ -142,7 +151,6 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
             ooo_cap: head.opts.out_of_order_cap,
         },
         st: WorkerStats::default(),
-        known: RefPages::default(),
         floats: Vec::new(),
         scratch: Vec::new(),
     };
@@ -156,11 +164,12 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
                     }
                 }
                 Item::Meta(r, m) => {
-                    if let Some(s) = w.known.get(r) {
+                    if let Some(s) = w.st.series.get(w.resolve(r)) {
                         s.lock().meta = Some(m);
                     }
                 }
                 Item::F(r, t, v) => {
+                    let r = w.resolve(r);
                     w.floats.push(FloatItem { r, t, v });
                     if w.floats.len() >= FLOAT_WINDOW {
                         w.flush_floats();
@@ -169,11 +178,11 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
                 Item::H(r, t, h) => {
                     // A series' samples go in WAL order: deferred floats first.
                     w.flush_floats();
-                    w.apply_one(r, t, &Sample::Histogram(&h));
+                    w.apply_one(w.resolve(r), t, &Sample::Histogram(&h));
                 }
                 Item::Fh(r, t, h) => {
                     w.flush_floats();
-                    w.apply_one(r, t, &Sample::FloatHistogram(&h));
+                    w.apply_one(w.resolve(r), t, &Sample::FloatHistogram(&h));
                 }
             }
         }
@@ -202,21 +211,30 @@ struct FloatItem {
 struct Worker<'a> {
     head: &'a Head,
     ctx: ApplyCtx<'a>,
+    /// Counts, and the worker's own view of its series (`st.series`): no
+    /// stripe lock or reference count per sample (a series is never
+    /// removed during replay).
     st: WorkerStats,
-    /// The worker's own view of its series: no stripe lock or reference
-    /// count per sample (a series is never removed during replay).
-    known: RefPages,
     floats: Vec<FloatItem>,
     scratch: Vec<FloatItem>,
 }
 
 impl Worker<'_> {
-    /// Creates a series the decoding thread found new: allocation and the
-    /// head's tables happen here, in parallel with the other workers and
-    /// the decoding thread (the labels were interned there).
+    /// Creates a series from a series record: allocation and the head's
+    /// tables happen here, in parallel with the other workers and the
+    /// decoding thread (the labels were interned there). If its labels
+    /// have a series already (every label set with its hash comes to this
+    /// worker), the reference becomes an alias of that series'.
     fn create(&mut self, c: Create) {
-        let s = Arc::new(MemSeries::replayed(c.r, c.refs, c.hash));
-        self.head.series.insert_new(&s, c.hash);
+        let s = match self.head.series.insert_replayed(c.r, c.refs, c.hash) {
+            Ok(s) => s,
+            Err(first) => {
+                if first.series_ref != c.r {
+                    self.st.aliases.insert(c.r, first.series_ref);
+                }
+                return;
+            }
+        };
         if let Some(mut cs) = c.chunks {
             cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
             let mut st = s.lock();
@@ -236,15 +254,21 @@ impl Worker<'_> {
                 });
             }
         }
-        self.known.insert(c.r, s);
+        self.st.series.insert(c.r, s);
+    }
+
+    /// The reference whose series gets the samples of `r`.
+    #[inline]
+    fn resolve(&self, r: u64) -> u64 {
+        // Fast path: a WAL rarely defines a label set twice.
+        if self.st.aliases.is_empty() {
+            return r;
+        }
+        self.st.aliases.get(&r).copied().unwrap_or(r)
     }
 
     fn series(&mut self, r: u64) -> Option<Arc<MemSeries>> {
-        if let Some(s) = self.known.get(r) {
-            return Some(Arc::clone(s));
-        }
-        let s = self.head.series.get_by_ref(r)?;
-        Some(Arc::clone(self.known.insert(r, s)))
+        self.st.series.get(r).map(Arc::clone)
     }
 
     #[inline]
@@ -284,7 +308,7 @@ impl Worker<'_> {
             // holds a series' few samples of this window).
             if let Some(s) = floats
                 .get(at + SAMPLES_AHEAD)
-                .and_then(|f| self.known.get(f.r))
+                .and_then(|f| self.st.series.get(f.r))
             {
                 s.prefetch();
             }
@@ -381,26 +405,31 @@ fn counting_pass(src: &[FloatItem], dst: &mut [FloatItem], lo: u64, shift: u32, 
     }
 }
 
-/// Series by reference, in pages of 1024 indexed by `ref / 1024`:
+/// Values by series reference, in pages of 1024 indexed by `ref / 1024`:
 /// references are dense and samples of neighbouring series arrive together
 /// (a scrape's series were created together), so lookups walk memory in
 /// order where a hash table would jump; pages exist only where references
 /// do. References beyond 2^36 (never seen in practice) go to a map.
-#[derive(Default)]
-struct RefPages {
-    pages: Vec<Option<Page>>,
-    far: RefMap<Arc<MemSeries>>,
+struct RefPages<T> {
+    pages: Vec<Option<Box<[Option<T>]>>>,
+    far: RefMap<T>,
 }
 
-/// One page of [`RefPages`].
-type Page = Box<[Option<Arc<MemSeries>>]>;
+impl<T> Default for RefPages<T> {
+    fn default() -> Self {
+        RefPages {
+            pages: Vec::new(),
+            far: RefMap::default(),
+        }
+    }
+}
 
 const PAGE: u64 = 1024;
 const MAX_PAGED: u64 = 1 << 36;
 
-impl RefPages {
+impl<T> RefPages<T> {
     #[inline]
-    fn get(&self, r: u64) -> Option<&Arc<MemSeries>> {
+    fn get(&self, r: u64) -> Option<&T> {
         if r >= MAX_PAGED {
             return self.far.get(&r);
         }
@@ -411,16 +440,44 @@ impl RefPages {
             .as_ref()
     }
 
-    fn insert(&mut self, r: u64, s: Arc<MemSeries>) -> &Arc<MemSeries> {
+    fn insert(&mut self, r: u64, v: T) {
         if r >= MAX_PAGED {
-            return self.far.entry(r).or_insert(s);
+            self.far.insert(r, v);
+            return;
         }
         let p = (r / PAGE) as usize;
         if self.pages.len() <= p {
             self.pages.resize_with(p + 1, || None);
         }
         let page = self.pages[p].get_or_insert_with(|| (0..PAGE).map(|_| None).collect());
-        page[(r % PAGE) as usize].insert(s)
+        page[(r % PAGE) as usize] = Some(v);
+    }
+}
+
+/// Calls `f` with every reference of `parts` and its value, in ascending
+/// reference order (a reference in several parts comes once per part).
+fn for_each_in_order<T>(parts: &[&RefPages<T>], mut f: impl FnMut(u64, &T)) {
+    let pages = parts.iter().map(|p| p.pages.len()).max().unwrap_or(0);
+    for i in 0..pages {
+        let here: Vec<&[Option<T>]> = parts
+            .iter()
+            .filter_map(|p| p.pages.get(i)?.as_deref())
+            .collect();
+        for slot in 0..PAGE as usize {
+            for page in &here {
+                if let Some(v) = &page[slot] {
+                    f(i as u64 * PAGE + slot as u64, v);
+                }
+            }
+        }
+    }
+    let mut far: Vec<(u64, &T)> = parts
+        .iter()
+        .flat_map(|p| p.far.iter().map(|(r, v)| (*r, v)))
+        .collect();
+    far.sort_by_key(|(r, _)| *r);
+    for (r, v) in far {
+        f(r, v);
     }
 }
 
@@ -429,34 +486,8 @@ fn worker_count(head: &Head) -> usize {
         0 => std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 8),
-        n => n,
-    }
-}
-
-/// The label sets a replay created series for: a table of labels hashes
-/// (the table hashes by them) pointing into a list of label refs and
-/// references, where equal hashes of different labels are told apart.
-#[derive(Default)]
-struct Created {
-    table: HashTable<(u64, u32)>,
-    list: Vec<(LabelRefs, u64)>,
-}
-
-impl Created {
-    /// The reference of the series with labels `refs` (labels hash
-    /// `hash`) if there is one; otherwise records `r` for them.
-    fn get_or_insert(&mut self, hash: u64, refs: &LabelRefs, r: u64) -> Option<u64> {
-        let list = &self.list;
-        if let Some(&(_, i)) = self
-            .table
-            .find(hash, |&(h, i)| h == hash && list[i as usize].0 == *refs)
-        {
-            return Some(list[i as usize].1);
-        }
-        let i = self.list.len() as u32;
-        self.list.push((refs.clone(), r));
-        self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
-        None
+        // Workers are numbered in a byte (`Router::owner`).
+        n => n.min(256),
     }
 }
 
@@ -464,22 +495,28 @@ impl Created {
 struct Router {
     txs: Vec<SyncSender<Batch>>,
     bufs: Vec<Batch>,
-    /// Series references the WAL defined twice for one label set.
-    alias: HashMap<u64, u64>,
-    /// Every label set this replay created a series for, with its
-    /// reference (the workers create the series; duplicates are found
-    /// here, so aliases are known before any later sample is routed).
-    created: Created,
+    /// The worker of each series reference the WAL defined (picked by
+    /// the labels hash).
+    owner: RefPages<u8>,
+    /// One past the largest series reference defined.
+    next_ref: u64,
     /// Exemplars, applied once the workers are done (their series must
     /// exist), in WAL order.
     exemplars: Vec<record::RefExemplar>,
+    /// Deletions, handed to the head once aliases are known.
+    tombstones: Vec<record::RefTombstone>,
     /// Reused decode buffer of sample records.
     samples: Vec<record::RefSample>,
 }
 
 impl Router {
-    fn push(&mut self, r: u64, item: Item) {
-        let w = (r as usize) % self.txs.len();
+    /// The worker of series reference `r`, if the WAL defined it.
+    #[inline]
+    fn owner(&self, r: u64) -> Option<usize> {
+        self.owner.get(r).map(|&w| usize::from(w))
+    }
+
+    fn push(&mut self, w: usize, item: Item) {
         self.bufs[w].items.push(item);
         if self.bufs[w].items.len() >= WORKER_BATCH {
             self.send(w);
@@ -487,9 +524,13 @@ impl Router {
     }
 
     fn push_create(&mut self, c: Create) {
-        let (r, w) = (c.r, (c.r as usize) % self.txs.len());
+        // The lower bits pick the head's hash stripe too: with a power of
+        // two workers each stripe is written by one worker only.
+        let w = (c.hash as usize) % self.txs.len();
+        self.owner.insert(c.r, w as u8);
+        self.next_ref = self.next_ref.max(c.r.saturating_add(1));
         self.bufs[w].creates.push(c);
-        self.push(r, Item::Create);
+        self.push(w, Item::Create);
     }
 
     fn send(&mut self, w: usize) {
@@ -504,21 +545,13 @@ impl Router {
         let _ = self.txs[w].send(b);
     }
 
-    #[inline]
-    fn resolve(&self, r: u64) -> u64 {
-        // Fast path: a WAL rarely defines a label set twice.
-        if self.alias.is_empty() {
-            return r;
-        }
-        self.alias.get(&r).copied().unwrap_or(r)
-    }
-
-    fn finish(mut self) {
+    fn finish(&mut self) {
         for (w, b) in self.bufs.drain(..).enumerate() {
             if !b.items.is_empty() {
                 let _ = self.txs[w].send(b);
             }
         }
+        self.txs.clear();
     }
 }
 
@@ -539,10 +572,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         source,
     })?;
     let n = worker_count(head);
-    // Series records come in commit order, not reference order: the
-    // postings lists are filled once, sorted, at the end.
-    super::write(&head.postings).defer_lists();
-    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Vec<_>), Error> {
+    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Router), Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
         for _ in 0..n {
@@ -558,29 +588,48 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
                     creates: Vec::new(),
                 })
                 .collect(),
-            alias: HashMap::new(),
-            created: Created::default(),
+            owner: RefPages::default(),
+            next_ref: 0,
             exemplars: Vec::new(),
+            tombstones: Vec::new(),
             samples: Vec::new(),
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
         });
-        *super::lock(&head.wal_aliases) = std::mem::take(&mut router.alias);
-        let exemplars = std::mem::take(&mut router.exemplars);
-        // The label sets are no longer needed; free them while the workers
-        // finish.
-        drop(std::mem::take(&mut router.created));
         router.finish();
         let ws: Vec<WorkerStats> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        res.map(|()| (ws, exemplars))
+        res.map(|()| (ws, router))
     })?;
-    let (ws, exemplars) = ws;
+    let (mut ws, router) = ws;
+    head.next_ref.fetch_max(router.next_ref, Ordering::Relaxed);
+    // Series records came in commit order, not reference order: the
+    // postings lists are filled now, in reference order (appends only).
+    {
+        let mut postings = super::write(&head.postings);
+        let parts: Vec<&RefPages<Arc<MemSeries>>> = ws.iter().map(|w| &w.series).collect();
+        for_each_in_order(&parts, |r, s| postings.add_refs(r, &s.labels));
+        postings.shrink_lists();
+    }
+    let mut aliases = HashMap::new();
+    for w in ws.iter_mut() {
+        w.series = RefPages::default();
+        aliases.extend(w.aliases.drain());
+    }
+    let resolve = |r: u64| aliases.get(&r).copied().unwrap_or(r);
+    let mut exemplars = router.exemplars;
+    for e in exemplars.iter_mut() {
+        e.series = record::HeadSeriesRef(resolve(e.series.0));
+    }
     apply_exemplars(head, exemplars);
-    super::write(&head.postings).finish_deferred();
+    lock(&head.replayed_tombstones).extend(router.tombstones.into_iter().map(|mut t| {
+        t.series = record::HeadSeriesRef(resolve(t.series.0));
+        t
+    }));
+    *lock(&head.wal_aliases) = aliases;
     let mut bounds = Bounds::EMPTY;
     for w in ws {
         bounds.merge(w.bounds);
@@ -671,24 +720,19 @@ fn apply_record(
             let mut postings = super::write(&head.postings);
             for rs in out {
                 let r = rs.series.0;
-                head.next_ref.fetch_max(r + 1, Ordering::Relaxed);
                 stats.series += 1;
-                let refs = postings.intern(&rs.labels);
                 let hash = rs.labels.stable_hash();
-                if let Some(first) = router.created.get_or_insert(hash, &refs, r) {
-                    // A label set the WAL defined before: samples of this
-                    // reference go to the first one's series.
-                    if first != r {
-                        router.alias.insert(r, first);
-                    }
-                    continue;
-                }
-                postings.add_refs(r, &refs);
+                let refs = postings.intern(&rs.labels);
+                let chunks = if mmapped.is_empty() {
+                    None
+                } else {
+                    mmapped.remove(&r)
+                };
                 router.push_create(Create {
                     r,
                     refs,
                     hash,
-                    chunks: mmapped.remove(&r),
+                    chunks,
                 });
             }
         }
@@ -701,8 +745,11 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in &out {
-                let r = router.resolve(s.series.0);
-                router.push(r, Item::F(r, s.t.0, s.v));
+                let r = s.series.0;
+                match router.owner(r) {
+                    Some(w) => router.push(w, Item::F(r, s.t.0, s.v)),
+                    None => stats.unknown_refs += 1,
+                }
             }
             router.samples = out;
         }
@@ -712,8 +759,11 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in out {
-                let r = router.resolve(s.series.0);
-                router.push(r, Item::H(r, s.t.0, Box::new(s.h)));
+                let r = s.series.0;
+                match router.owner(r) {
+                    Some(w) => router.push(w, Item::H(r, s.t.0, Box::new(s.h))),
+                    None => stats.unknown_refs += 1,
+                }
             }
         }
         RecordType::FloatHistogramSamples | RecordType::CustomBucketsFloatHistogramSamples => {
@@ -722,8 +772,11 @@ fn apply_record(
                 return bad(stats, e);
             }
             for s in out {
-                let r = router.resolve(s.series.0);
-                router.push(r, Item::Fh(r, s.t.0, Box::new(s.fh)));
+                let r = s.series.0;
+                match router.owner(r) {
+                    Some(w) => router.push(w, Item::Fh(r, s.t.0, Box::new(s.fh))),
+                    None => stats.unknown_refs += 1,
+                }
             }
         }
         RecordType::Exemplars => {
@@ -731,10 +784,8 @@ fn apply_record(
             if let Err(e) = record::decode_exemplars(rec, &mut out) {
                 return bad(stats, e);
             }
-            for mut e in out {
-                e.series = record::HeadSeriesRef(router.resolve(e.series.0));
-                router.exemplars.push(e);
-            }
+            // References resolved (aliases) after the workers are done.
+            router.exemplars.extend(out);
         }
         RecordType::Metadata => {
             let mut out = Vec::new();
@@ -743,13 +794,16 @@ fn apply_record(
             }
             for m in out {
                 // Set by the series' worker, after it created the series.
-                let r = router.resolve(m.series.0);
+                let r = m.series.0;
+                let Some(w) = router.owner(r) else {
+                    continue;
+                };
                 let m = head.intern_metadata(model::Metadata {
                     kind: m.kind,
                     help: m.help,
                     unit: m.unit,
                 });
-                router.push(r, Item::Meta(r, m));
+                router.push(w, Item::Meta(r, m));
             }
         }
         RecordType::Tombstones => {
@@ -757,11 +811,8 @@ fn apply_record(
             if let Err(e) = record::decode_tombstones(rec, &mut out) {
                 return bad(stats, e);
             }
-            let mut kept = super::lock(&head.replayed_tombstones);
-            for mut t in out {
-                t.series = crate::record::HeadSeriesRef(router.resolve(t.series.0));
-                kept.push(t);
-            }
+            // References resolved (aliases) after the workers are done.
+            router.tombstones.extend(out);
         }
         // M-map markers belong to the WBL; unknown types are skipped like
         // Prometheus skips them.

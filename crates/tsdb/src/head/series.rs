@@ -70,13 +70,6 @@ impl MemSeries {
         self.flags.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// A series replay creates: its series record is in the WAL, no
-    /// appender holds it, and it is in no table yet
-    /// ([`StripeSeries::insert_new`]).
-    pub(crate) fn replayed(series_ref: u64, labels: LabelRefs, hash: u64) -> MemSeries {
-        MemSeries::new(series_ref, labels, hash, LOGGED)
-    }
-
     /// A series with no samples, `flags` as [`MemSeries::flags`] says.
     fn new(series_ref: u64, labels: LabelRefs, hash: u64, flags: u32) -> MemSeries {
         MemSeries {
@@ -855,17 +848,34 @@ impl StripeSeries {
         (s, true)
     }
 
-    /// Adds a series made with [`MemSeries::replayed`] (labels hash `hash`)
-    /// to both tables. Replay only: its decoding thread has already made
-    /// sure no other series has these labels (so there is no lookup), and
-    /// nothing reads the map before replay ends.
-    pub(crate) fn insert_new(&self, s: &Arc<MemSeries>, hash: u64) {
-        write(self.hash_stripe(hash)).insert_unique(table_hash(s.hash_hi), Arc::clone(s), |x| {
-            table_hash(x.hash_hi)
-        });
-        write(self.ref_stripe(s.series_ref))
-            .insert_unique(mix(s.series_ref), Arc::clone(s), |x| mix(x.series_ref));
+    /// Adds the series replay creates for reference `r`, labels `refs`
+    /// and labels hash `hash` to both tables, unless a series with these
+    /// labels is there already (the WAL defined them twice): then that one
+    /// is the error. Replay only: nothing reads the tables meanwhile, and a
+    /// labels hash always goes to the same replay worker, so no other
+    /// thread can add these labels between the lookup and the insertion.
+    pub(crate) fn insert_replayed(
+        &self,
+        r: u64,
+        refs: LabelRefs,
+        hash: u64,
+    ) -> Result<Arc<MemSeries>, Arc<MemSeries>> {
+        let hi = (hash >> 32) as u32;
+        let s = match write(self.hash_stripe(hash)).entry(
+            table_hash(hi),
+            |x| x.hash_hi == hi && x.labels == refs,
+            |x| table_hash(x.hash_hi),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => return Err(Arc::clone(e.get())),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let s = Arc::new(MemSeries::new(r, refs, hash, LOGGED));
+                v.insert(Arc::clone(&s));
+                s
+            }
+        };
+        write(self.ref_stripe(r)).insert_unique(mix(r), Arc::clone(&s), |x| mix(x.series_ref));
         self.len.fetch_add(1, Ordering::Relaxed);
+        Ok(s)
     }
 
     /// Visits every series (stripe by stripe; the callback must not lock

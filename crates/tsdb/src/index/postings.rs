@@ -492,7 +492,8 @@ struct NameEntry {
 struct Pair {
     name: u32,
     value: Arc<str>,
-    /// `None` only while lists are deferred (see [`MemPostings::defer_lists`]).
+    /// `None` until a series carrying the pair is added (a pair interned
+    /// by [`MemPostings::intern`] waits for [`MemPostings::add_refs`]).
     list: Option<RefList>,
 }
 
@@ -511,8 +512,6 @@ pub struct MemPostings {
     free_pairs: Vec<u32>,
     num_pairs: usize,
     all: Option<RefList>,
-    /// Series added while lists are deferred, with their pairs.
-    deferred: Option<Vec<(u64, LabelRefs)>>,
     /// The labels of the last [`MemPostings::add`] and their pair ids:
     /// series are mostly added a target's scrape (or a WAL record) at a
     /// time and share most pairs with the one before, which are then
@@ -655,12 +654,8 @@ impl MemPostings {
     }
 
     /// Adds series `id` with labels `refs` from [`MemPostings::intern`] to
-    /// the lists of its pairs (or to the deferred series).
+    /// the lists of its pairs.
     pub fn add_refs(&mut self, id: u64, refs: &LabelRefs) {
-        if let Some(d) = self.deferred.as_mut() {
-            d.push((id, refs.clone()));
-            return;
-        }
         for pid in refs.ids() {
             if let Some(p) = self.pairs.get_mut(pid as usize).and_then(Option::as_mut) {
                 match p.list.as_mut() {
@@ -675,46 +670,20 @@ impl MemPostings {
         }
     }
 
-    /// From now on, [`MemPostings::add`] records pairs and label refs but
-    /// leaves the lists alone until [`MemPostings::finish_deferred`] adds
-    /// every deferred series in reference order. For replays: a WAL holds
-    /// series in commit order, not reference order, and inserting a
-    /// reference in the middle of a compressed list re-encodes its tail.
-    /// Selectors see no deferred series meanwhile.
-    pub fn defer_lists(&mut self) {
-        if self.deferred.is_none() {
-            self.deferred = Some(Vec::new());
-        }
-    }
-
-    /// Adds the series deferred since [`MemPostings::defer_lists`] to
-    /// their lists, in reference order (appends only).
-    pub fn finish_deferred(&mut self) {
-        let Some(mut d) = self.deferred.take() else {
-            return;
-        };
-        // Usually already in order (references are handed out in order).
-        if !d.is_sorted_by_key(|(id, _)| *id) {
-            d.sort_unstable_by_key(|(id, _)| *id);
-        }
-        for (id, refs) in &d {
-            for pid in refs.ids() {
-                if let Some(p) = self.pairs.get_mut(pid as usize).and_then(Option::as_mut) {
-                    match p.list.as_mut() {
-                        Some(l) => l.insert(*id),
-                        None => p.list = Some(RefList::One(*id)),
-                    }
-                }
-            }
-            match self.all.as_mut() {
-                Some(l) => l.insert(*id),
-                None => self.all = Some(RefList::One(*id)),
-            }
-        }
+    /// Releases the lists' spare capacity. For replays, which intern
+    /// every series as its record comes (a WAL holds series in commit
+    /// order, not reference order, and inserting a reference in the middle
+    /// of a compressed list re-encodes its tail) and add them all with
+    /// [`MemPostings::add_refs`], in reference order (appends only), once
+    /// the WAL is read.
+    pub fn shrink_lists(&mut self) {
         for p in self.pairs.iter_mut().flatten() {
             if let Some(l) = p.list.as_mut() {
                 l.shrink();
             }
+        }
+        if let Some(l) = self.all.as_mut() {
+            l.shrink();
         }
     }
 
@@ -1123,35 +1092,37 @@ mod tests {
     }
 
     #[test]
-    fn deferred_lists_match_direct_ones() {
+    fn lists_added_in_order_after_interning_match_direct_ones() {
         let ls: Vec<Labels> = (0..500u64)
             .map(|i| {
                 Labels::from_pairs([("a", format!("{}", i % 7)), ("b", format!("{}", i % 11))])
             })
             .collect();
         let mut direct = MemPostings::new();
-        let mut deferred = MemPostings::new();
-        deferred.defer_lists();
+        let mut later = MemPostings::new();
         // References in a scrambled order, as a WAL may hold them.
         let order: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 500).collect();
-        let mut refs = Vec::new();
+        let mut refs = vec![None; 500];
         for &i in &order {
-            refs.push(deferred.add(i + 1, &ls[i as usize]));
+            refs[i as usize] = Some(later.intern(&ls[i as usize]));
         }
-        assert!(deferred.get("a", "3").is_empty());
-        deferred.finish_deferred();
+        assert!(later.get("a", "3").is_empty());
+        for (i, r) in refs.iter().enumerate() {
+            later.add_refs(i as u64 + 1, r.as_ref().unwrap());
+        }
+        later.shrink_lists();
         for i in 0..500u64 {
             direct.add(i + 1, &ls[i as usize]);
         }
-        for (k, &i) in order.iter().enumerate() {
-            assert_eq!(deferred.labels(&refs[k]), ls[i as usize]);
+        for (i, r) in refs.iter().enumerate() {
+            assert_eq!(later.labels(r.as_ref().unwrap()), ls[i]);
         }
         for n in ["a", "b"] {
             for v in direct.label_values(n) {
-                assert_eq!(deferred.get(n, &v).to_vec(), direct.get(n, &v).to_vec());
+                assert_eq!(later.get(n, &v).to_vec(), direct.get(n, &v).to_vec());
             }
         }
-        assert_eq!(deferred.all().to_vec(), direct.all().to_vec());
+        assert_eq!(later.all().to_vec(), direct.all().to_vec());
     }
 
     proptest::proptest! {
