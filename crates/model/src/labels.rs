@@ -63,7 +63,8 @@ fn get_str<'a>(buf: &'a [u8], pos: &mut usize) -> &'a str {
     *pos += len;
     #[allow(unsafe_code)]
     // SAFETY: every byte range decoded here was written by `put_str` from a
-    // `&str`, and the buffer is immutable after construction.
+    // `&str` or checked to be UTF-8 by `PackedLabels::new`, and the buffer
+    // is immutable after construction.
     unsafe {
         std::str::from_utf8_unchecked(bytes)
     }
@@ -129,43 +130,12 @@ impl Labels {
     /// store them; one allocation. `None` if `bytes` is not exactly that
     /// (a non-minimal length, bad UTF-8, names out of order or repeated).
     pub fn from_packed(bytes: &[u8]) -> Option<Labels> {
-        fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
-            let mut len = 0usize;
-            let mut shift = 0;
-            loop {
-                let c = *b.get(*pos)?;
-                *pos += 1;
-                if shift >= usize::BITS - 7 || (c == 0 && shift > 0) {
-                    return None; // Too long, or not minimal.
-                }
-                len |= usize::from(c & 0x7f) << shift;
-                if c < 0x80 {
-                    break;
-                }
-                shift += 7;
-            }
-            let s = b.get(*pos..pos.checked_add(len)?)?;
-            *pos += len;
-            Some(s)
-        }
-        // All ASCII (the usual case): every string is valid UTF-8, so one
-        // vectorised check replaces a UTF-8 validation per string.
-        let ascii = bytes.is_ascii();
-        let utf8 = |s: &[u8]| ascii || std::str::from_utf8(s).is_ok();
-        let mut pos = 0;
-        let mut prev: Option<&[u8]> = None;
-        while pos < bytes.len() {
-            let name = next(bytes, &mut pos)?;
-            let value = next(bytes, &mut pos)?;
-            // UTF-8 strings order like their bytes.
-            if !utf8(name) || !utf8(value) || prev.is_some_and(|p| p >= name) {
-                return None;
-            }
-            prev = Some(name);
-        }
-        Some(Labels {
-            buf: Arc::from(bytes),
-        })
+        PackedLabels::new(bytes).map(|l| l.to_labels())
+    }
+
+    /// The label set borrowed as a [`PackedLabels`].
+    pub fn packed(&self) -> PackedLabels<'_> {
+        PackedLabels { buf: &self.buf }
     }
 
     /// Iterates over the pairs in ascending name order.
@@ -328,11 +298,125 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     crate::matcher::write_go_quoted(f, s)
 }
 
+/// A label set borrowed in its packed form ([`Labels::as_bytes`]), checked
+/// as [`Labels::from_packed`] checks it: for reading label sets in place
+/// (WAL series records) without allocating one each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedLabels<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> PackedLabels<'a> {
+    /// `bytes` as a label set, `None` unless it is exactly a packed one (a
+    /// non-minimal length, bad UTF-8, names out of order or repeated).
+    pub fn new(bytes: &'a [u8]) -> Option<PackedLabels<'a>> {
+        match scan_packed(bytes, usize::MAX) {
+            Some(end) if end == bytes.len() => Some(PackedLabels { buf: bytes }),
+            _ => None,
+        }
+    }
+
+    /// The label set of `pairs` pairs packed at the start of `bytes`, and
+    /// the bytes it takes; `None` if they are not exactly that.
+    pub fn prefix(bytes: &'a [u8], pairs: usize) -> Option<(PackedLabels<'a>, usize)> {
+        let end = scan_packed(bytes, pairs)?;
+        Some((PackedLabels { buf: &bytes[..end] }, end))
+    }
+
+    /// Iterates over the pairs in ascending name order.
+    pub fn iter(&self) -> Iter<'a> {
+        Iter {
+            buf: self.buf,
+            pos: 0,
+        }
+    }
+
+    /// The packed bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// [`Labels::stable_hash`] of the same pairs.
+    pub fn stable_hash(&self) -> u64 {
+        hash_bytes(self.buf)
+    }
+
+    /// An owned copy (one allocation).
+    pub fn to_labels(&self) -> Labels {
+        Labels {
+            buf: Arc::from(self.buf),
+        }
+    }
+}
+
+/// Checks up to `pairs` packed pairs from the start of `bytes` (all of
+/// them if fewer): minimal LEB128 lengths, UTF-8, names strictly
+/// ascending. Returns where the last one ends, or `None`; fewer pairs than
+/// asked for is `None` unless the bytes end there and `pairs` is
+/// `usize::MAX`.
+fn scan_packed(bytes: &[u8], pairs: usize) -> Option<usize> {
+    fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let c = *b.get(*pos)?;
+            *pos += 1;
+            if shift >= usize::BITS - 7 || (c == 0 && shift > 0) {
+                return None; // Too long, or not minimal.
+            }
+            len |= usize::from(c & 0x7f) << shift;
+            if c < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let s = b.get(*pos..pos.checked_add(len)?)?;
+        *pos += len;
+        Some(s)
+    }
+    let mut pos = 0;
+    let mut prev: Option<&[u8]> = None;
+    let mut n = 0;
+    while n < pairs && (pairs != usize::MAX || pos < bytes.len()) {
+        let name = next(bytes, &mut pos)?;
+        next(bytes, &mut pos)?; // The value.
+        // UTF-8 strings order like their bytes.
+        if prev.is_some_and(|p| p >= name) {
+            return None;
+        }
+        prev = Some(name);
+        n += 1;
+    }
+    // All ASCII (the usual case): one vectorised check instead of a UTF-8
+    // validation per string.
+    let taken = &bytes[..pos];
+    if !taken.is_ascii() {
+        let mut at = 0;
+        while at < pos {
+            let name = next(taken, &mut at)?;
+            let value = next(taken, &mut at)?;
+            if std::str::from_utf8(name).is_err() || std::str::from_utf8(value).is_err() {
+                return None;
+            }
+        }
+    }
+    Some(pos)
+}
+
 /// Iterator over the pairs of a [`Labels`].
 #[derive(Clone)]
 pub struct Iter<'a> {
     buf: &'a [u8],
     pos: usize,
+}
+
+impl Iter<'_> {
+    /// Where the next pair starts in the packed bytes (their length once
+    /// all pairs are read): pair `i` spans the offsets before and after
+    /// the `i`-th [`Iterator::next`].
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {

@@ -18,6 +18,6 @@ pub mod time;
 pub mod value;
 
 pub use histogram::{FloatHistogram, Histogram};
-pub use labels::{Builder as LabelsBuilder, Labels};
+pub use labels::{Builder as LabelsBuilder, Labels, PackedLabels};
 pub use metadata::{Metadata, MetricType};
 pub use value::{STALE_NAN, Timestamp, is_stale_nan};

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
 
-use model::Labels;
 use model::labels::Builder;
+use model::{Labels, PackedLabels};
 use proptest::prelude::*;
 
 fn name() -> impl Strategy<Value = String> {
@@ -92,6 +92,18 @@ proptest! {
         let back = Labels::from_packed(a.as_bytes());
         prop_assert_eq!(back.as_ref(), Some(&a));
         prop_assert_eq!(back.map(|b| b.stable_hash()), Some(a.stable_hash()));
+        // Borrowed in place, at the start of a longer buffer (a WAL record).
+        let mut buf = a.as_bytes().to_vec();
+        buf.extend_from_slice(b"\x01z\x01z trailing bytes");
+        let (packed, end) = PackedLabels::prefix(&buf, a.len()).expect("prefix");
+        prop_assert_eq!(end, a.as_bytes().len());
+        prop_assert_eq!(packed, a.packed());
+        prop_assert_eq!(packed.to_labels(), a.clone());
+        prop_assert_eq!(packed.stable_hash(), a.stable_hash());
+        prop_assert!(packed.iter().eq(a.iter()));
+        if !a.is_empty() {
+            prop_assert_eq!(PackedLabels::prefix(&buf[..end - 1], a.len()), None);
+        }
     }
 
     #[test]
@@ -169,4 +181,16 @@ fn packed_form_rejects_what_is_not_canonical() {
     }
     assert_eq!(Labels::from_packed(b"\x01a\x02\xc3\xa9\x01b\x01\xff"), None);
     assert_eq!(Labels::from_packed(b"\x01\xff\x02\xc3\xa9"), None);
+    // A prefix is checked like a whole label set, up to where it ends.
+    assert_eq!(PackedLabels::prefix(b"\x01b\x011\x01a\x012", 2), None);
+    assert_eq!(
+        PackedLabels::prefix(b"\x01a\x02\xc3\xa9\x01b\x01\xff", 2),
+        None
+    );
+    let (first, end) =
+        PackedLabels::prefix(b"\x01a\x02\xc3\xa9\x01b\x01\xff", 1).expect("one pair");
+    assert_eq!(
+        (first.to_labels(), end),
+        (Labels::from_pairs([("a", "é")]), 5)
+    );
 }

@@ -27,7 +27,7 @@ pub use histogram::{
 
 use buf::{Dec, put_be64, put_str, put_uvarint, put_varint};
 use model::histogram::{FloatHistogram, Histogram};
-use model::{Labels, MetricType, Timestamp};
+use model::{Labels, MetricType, PackedLabels, Timestamp};
 
 /// A series reference in the head, as stored in the WAL (Prometheus's
 /// `chunks.HeadSeriesRef`).
@@ -287,20 +287,44 @@ pub(crate) fn encode_labels(out: &mut Vec<u8>, labels: &Labels) {
 }
 
 pub(crate) fn decode_labels(d: &mut Dec<'_>) -> Result<Labels, DecodeError> {
-    let n = d.count("label count", 2)?;
-    // Fast path: the record holds the pairs in `Labels`' packed form.
-    let start = d.pos();
-    let mut framed = true;
-    for _ in 0..2 * n {
-        if d.bytes().is_err() {
-            framed = false;
-            break;
+    decode_labels_in_place(d).map(SeriesLabels::into_labels)
+}
+
+/// A label set of a record, borrowed where the record holds it in
+/// [`Labels`]' packed form (as Prometheus writes them).
+#[derive(Clone, Debug)]
+pub enum SeriesLabels<'a> {
+    /// In place.
+    Packed(PackedLabels<'a>),
+    /// Normalised (the record's pairs were not in packed form: unsorted).
+    Owned(Labels),
+}
+
+impl SeriesLabels<'_> {
+    /// The label set, borrowed.
+    pub fn packed(&self) -> PackedLabels<'_> {
+        match self {
+            SeriesLabels::Packed(p) => *p,
+            SeriesLabels::Owned(l) => l.packed(),
         }
     }
-    if framed && let Some(l) = Labels::from_packed(d.since(start)) {
-        return Ok(l);
+
+    /// The label set, owned.
+    pub fn into_labels(self) -> Labels {
+        match self {
+            SeriesLabels::Packed(p) => p.to_labels(),
+            SeriesLabels::Owned(l) => l,
+        }
     }
-    d.rewind(start);
+}
+
+fn decode_labels_in_place<'a>(d: &mut Dec<'a>) -> Result<SeriesLabels<'a>, DecodeError> {
+    let n = d.count("label count", 2)?;
+    // Fast path: the record holds the pairs in `Labels`' packed form.
+    if let Some((l, len)) = PackedLabels::prefix(d.rest(), n) {
+        d.skip(len);
+        return Ok(SeriesLabels::Packed(l));
+    }
     let mut sorted = true;
     let mut borrowed: Vec<(&str, &str)> = Vec::with_capacity(n);
     for _ in 0..n {
@@ -311,13 +335,13 @@ pub(crate) fn decode_labels(d: &mut Dec<'_>) -> Result<Labels, DecodeError> {
         }
         borrowed.push((name, value));
     }
-    if sorted {
-        Ok(Labels::from_sorted(borrowed))
+    Ok(SeriesLabels::Owned(if sorted {
+        Labels::from_sorted(borrowed)
     } else {
         // Prometheus never writes unsorted label sets; tolerate them like
         // it does, normalising through the builder.
-        Ok(Labels::from_pairs(borrowed))
-    }
+        Labels::from_pairs(borrowed)
+    }))
 }
 
 /// Starts a record of type `t`.
@@ -364,6 +388,23 @@ pub fn decode_series(rec: &[u8], out: &mut Vec<RefSeries>) -> Result<(), DecodeE
             let series = HeadSeriesRef(d.be64()?);
             let labels = decode_labels(&mut d)?;
             out.push(RefSeries { series, labels });
+        }
+        Ok(())
+    })
+}
+
+/// Like [`decode_series`], the label sets borrowed from `rec` where it
+/// holds them in packed form (a replay interns them without a copy each).
+pub fn decode_series_in_place<'a>(
+    rec: &'a [u8],
+    out: &mut Vec<(HeadSeriesRef, SeriesLabels<'a>)>,
+) -> Result<(), DecodeError> {
+    let mut d = Dec::new(rec, RecordType::Series.name());
+    start(&mut d, RecordType::Series)?;
+    guarded(out, |out| {
+        while !d.is_empty() {
+            let series = HeadSeriesRef(d.be64()?);
+            out.push((series, decode_labels_in_place(&mut d)?));
         }
         Ok(())
     })

@@ -711,18 +711,19 @@ fn apply_record(
     match RecordType::of(rec) {
         RecordType::Series => {
             let mut out = Vec::new();
-            if let Err(e) = record::decode_series(rec, &mut out) {
+            if let Err(e) = record::decode_series_in_place(rec, &mut out) {
                 return bad(stats, e);
             }
             // Interning is the only part of creating a series done here
             // (the index has no other writer during replay); workers
             // allocate the series and fill the head's tables.
             let mut postings = super::write(&head.postings);
-            for rs in out {
-                let r = rs.series.0;
+            for (r, labels) in out {
+                let r = r.0;
                 stats.series += 1;
-                let hash = rs.labels.stable_hash();
-                let refs = postings.intern(&rs.labels);
+                let labels = labels.packed();
+                let hash = labels.stable_hash();
+                let refs = postings.intern(labels);
                 let chunks = if mmapped.is_empty() {
                     None
                 } else {

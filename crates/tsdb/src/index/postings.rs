@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use model::Labels;
 use model::matcher::{MatchOp, Matcher};
+use model::{Labels, PackedLabels};
 
 use packed::RefList;
 pub use packed::RefPostings;
@@ -512,12 +512,41 @@ pub struct MemPostings {
     free_pairs: Vec<u32>,
     num_pairs: usize,
     all: Option<RefList>,
-    /// The labels of the last [`MemPostings::add`] and their pair ids:
-    /// series are mostly added a target's scrape (or a WAL record) at a
-    /// time and share most pairs with the one before, which are then
-    /// found by comparing bytes rather than by two map lookups. Cleared
-    /// whenever a pair id is freed.
-    last: Option<(Labels, Vec<u32>)>,
+    /// The last label set interned, with its pair ids: series are mostly
+    /// added a target's scrape (or a WAL record) at a time and share most
+    /// pairs with the one before, which are then found by comparing bytes
+    /// rather than by two map lookups. Cleared whenever a pair id is freed.
+    memo: Memo,
+}
+
+/// See [`MemPostings::memo`].
+#[derive(Debug, Default)]
+struct Memo {
+    /// The packed label set (a copy: the buffer is reused).
+    bytes: Vec<u8>,
+    pairs: Vec<MemoPair>,
+    /// Reused for the next label set's pairs.
+    next: Vec<MemoPair>,
+    /// Reused for the next label set's pair ids.
+    ids: Vec<u32>,
+}
+
+/// A pair of [`Memo::bytes`]: its packed bytes (name and value with their
+/// lengths) span `start..end`, the name `name_start..name_end`.
+#[derive(Clone, Copy, Debug)]
+struct MemoPair {
+    start: u32,
+    name_start: u32,
+    name_end: u32,
+    end: u32,
+    pid: u32,
+}
+
+impl Memo {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.pairs.clear();
+    }
 }
 
 /// The references of one list (empty when the pair is unknown).
@@ -587,70 +616,105 @@ impl MemPostings {
 
     /// Adds series `id` with its labels; returns the labels as pair ids.
     pub fn add(&mut self, id: u64, labels: &Labels) -> LabelRefs {
-        let refs = self.intern(labels);
+        let refs = self.intern(labels.packed());
         self.add_refs(id, &refs);
         refs
     }
 
     /// The labels as pair ids, creating the pairs not known yet (with no
     /// series until one is added with [`MemPostings::add_refs`]).
-    pub fn intern(&mut self, labels: &Labels) -> LabelRefs {
-        let mut ids: Vec<u32> = Vec::with_capacity(16);
-        let last = self.last.take();
+    pub fn intern(&mut self, labels: PackedLabels<'_>) -> LabelRefs {
+        let mut memo = std::mem::take(&mut self.memo);
+        memo.ids.clear();
+        memo.next.clear();
+        let cur = labels.as_bytes();
         // The last label set's pairs, walked alongside (both sorted by name).
-        let mut prev = last
-            .as_ref()
-            .map(|(l, ids)| l.iter().zip(ids.iter().copied()).peekable());
-        for (n, v) in labels.iter() {
-            let mut known = None;
-            if let Some(prev) = prev.as_mut() {
-                while prev.next_if(|((pn, _), _)| *pn < n).is_some() {}
-                if let Some(((pn, pv), pid)) = prev.peek()
-                    && *pn == n
-                    && *pv == v
-                {
-                    known = Some(*pid);
+        let mut j = 0;
+        let mut it = labels.iter();
+        loop {
+            let start = it.offset();
+            let Some((n, v)) = it.next() else {
+                break;
+            };
+            let end = it.offset();
+            let raw = &cur[start..end];
+            // A known pair, or the id of a known name.
+            let mut pid = None;
+            let mut nid = None;
+            while let Some(p) = memo.pairs.get(j) {
+                if memo.bytes[p.start as usize..p.end as usize] == *raw {
+                    pid = Some(p.pid);
+                    j += 1;
+                    break;
+                }
+                match memo.bytes[p.name_start as usize..p.name_end as usize].cmp(n.as_bytes()) {
+                    std::cmp::Ordering::Less => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        nid = self.pairs[p.pid as usize].as_ref().map(|p| p.name);
+                        j += 1;
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
                 }
             }
-            let existing = known.or_else(|| {
-                let nid = self.name_id(n);
-                self.names[nid as usize]
-                    .as_ref()
-                    .and_then(|e| e.lookup.get(v).copied())
-            });
-            let pid = match existing {
+            let pid = match pid {
                 Some(pid) => pid,
                 None => {
-                    let nid = self.name_id(n);
-                    let value: Arc<str> = Arc::from(v);
-                    let pair = Pair {
-                        name: nid,
-                        value: Arc::clone(&value),
-                        list: None,
+                    let nid = match nid {
+                        Some(nid) => nid,
+                        None => self.name_id(n),
                     };
-                    let pid = match self.free_pairs.pop() {
-                        Some(pid) => {
-                            self.pairs[pid as usize] = Some(pair);
-                            pid
-                        }
-                        None => {
-                            self.pairs.push(Some(pair));
-                            (self.pairs.len() - 1) as u32
-                        }
-                    };
-                    if let Some(e) = self.names[nid as usize].as_mut() {
-                        e.lookup.insert(Arc::clone(&value), pid);
-                        e.values.insert(value, pid);
-                    }
-                    self.num_pairs += 1;
-                    pid
+                    self.pair_id(nid, v)
                 }
             };
-            ids.push(pid);
+            memo.ids.push(pid);
+            let name_start = n.as_ptr() as usize - cur.as_ptr() as usize;
+            memo.next.push(MemoPair {
+                start: start as u32,
+                name_start: name_start as u32,
+                name_end: (name_start + n.len()) as u32,
+                end: end as u32,
+                pid,
+            });
         }
-        let refs = LabelRefs::from_ids(&ids);
-        self.last = Some((labels.clone(), ids));
+        let refs = LabelRefs::from_ids(&memo.ids);
+        std::mem::swap(&mut memo.pairs, &mut memo.next);
+        memo.bytes.clear();
+        memo.bytes.extend_from_slice(cur);
+        self.memo = memo;
         refs
+    }
+
+    /// The id of pair `name id`=`v`, created if new.
+    fn pair_id(&mut self, nid: u32, v: &str) -> u32 {
+        if let Some(&pid) = self.names[nid as usize]
+            .as_ref()
+            .and_then(|e| e.lookup.get(v))
+        {
+            return pid;
+        }
+        let value: Arc<str> = Arc::from(v);
+        let pair = Pair {
+            name: nid,
+            value: Arc::clone(&value),
+            list: None,
+        };
+        let pid = match self.free_pairs.pop() {
+            Some(pid) => {
+                self.pairs[pid as usize] = Some(pair);
+                pid
+            }
+            None => {
+                self.pairs.push(Some(pair));
+                (self.pairs.len() - 1) as u32
+            }
+        };
+        if let Some(e) = self.names[nid as usize].as_mut() {
+            e.lookup.insert(Arc::clone(&value), pid);
+            e.values.insert(value, pid);
+        }
+        self.num_pairs += 1;
+        pid
     }
 
     /// Adds series `id` with labels `refs` from [`MemPostings::intern`] to
@@ -748,7 +812,7 @@ impl MemPostings {
                 }
                 None => {
                     // The pair is gone: free its id and value.
-                    self.last = None;
+                    self.memo.clear();
                     self.num_pairs -= 1;
                     self.free_pairs.push(pid);
                     let nid = pair.name as usize;
@@ -1104,7 +1168,7 @@ mod tests {
         let order: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 500).collect();
         let mut refs = vec![None; 500];
         for &i in &order {
-            refs[i as usize] = Some(later.intern(&ls[i as usize]));
+            refs[i as usize] = Some(later.intern(ls[i as usize].packed()));
         }
         assert!(later.get("a", "3").is_empty());
         for (i, r) in refs.iter().enumerate() {
@@ -1126,6 +1190,40 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Interning (with its memo of the previous label set) gives every
+        /// pair one id while the pair lives, whatever the label sets
+        /// before: shared pairs at other positions, same names with other
+        /// values, names missing; deleting series in between frees pairs.
+        #[test]
+        fn interning_gives_each_pair_one_id(
+            sets in proptest::collection::vec(
+                (proptest::collection::btree_map(0usize..6, 0usize..3, 0..6), proptest::bool::weighted(0.1)),
+                1..60,
+            ),
+        ) {
+            let names = ["__name__", "a", "instance", "job", "le", "zone"];
+            let values = ["x", "y", "a-much-longer-value-than-the-others"];
+            let mut p = MemPostings::new();
+            let mut ids: HashMap<(String, String), u32> = HashMap::new();
+            let mut live: Vec<(u64, LabelRefs)> = Vec::new();
+            for (i, (set, delete_all)) in sets.into_iter().enumerate() {
+                if delete_all {
+                    let dead: Vec<(u64, &LabelRefs)> = live.iter().map(|(r, l)| (*r, l)).collect();
+                    p.delete_series(&dead);
+                    live.clear();
+                    ids.clear();
+                }
+                let labels = Labels::from_pairs(set.iter().map(|(&n, &v)| (names[n], values[v])));
+                let refs = p.add(i as u64 + 1, &labels);
+                proptest::prop_assert_eq!(p.labels(&refs), labels.clone());
+                for ((n, v), id) in labels.iter().zip(refs.ids()) {
+                    let want = *ids.entry((n.to_string(), v.to_string())).or_insert(id);
+                    proptest::prop_assert_eq!(id, want, "{}={}", n, v);
+                }
+                live.push((i as u64 + 1, refs));
+            }
+        }
+
         #[test]
         fn iterators_match_set_operations(
             a in proptest::collection::btree_set(0u64..300, 0..80),

@@ -152,20 +152,15 @@ impl<'a> Dec<'a> {
         Ok(n as usize)
     }
 
-    /// The read position.
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
+    /// The bytes not yet read (see [`Dec::skip`]).
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        &self.b[self.pos..]
     }
 
-    /// Moves the read position back to `pos` (from [`Dec::pos`]).
-    pub(crate) fn rewind(&mut self, pos: usize) {
-        debug_assert!(pos <= self.pos);
-        self.pos = pos;
-    }
-
-    /// The bytes from `start` (from [`Dec::pos`]) to the read position.
-    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
-        &self.b[start..self.pos]
+    /// Moves the read position `n` bytes on (at most [`Dec::remaining`]).
+    pub(crate) fn skip(&mut self, n: usize) {
+        debug_assert!(n <= self.remaining());
+        self.pos += n;
     }
 
     /// A uvarint-length-prefixed byte string.
