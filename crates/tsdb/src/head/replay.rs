@@ -46,7 +46,7 @@ use crate::wal::{self, ReplaySource};
 /// Samples per batch handed to a worker.
 const WORKER_BATCH: usize = 4096;
 /// Batches queued per worker.
-const WORKER_QUEUE_CAPACITY: usize = 4;
+const WORKER_QUEUE_CAPACITY: usize = 32;
 
 /// What a replay did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,12 +69,13 @@ pub struct ReplayStats {
     pub(crate) wbl_segment_maxt: BTreeMap<u32, i64>,
 }
 
+/// What a worker does besides float samples, after the batch's float
+/// samples before it (`Batch::items` holds each with that count).
 enum Item {
     /// Create the batch's next series in `creates`.
     Create,
     /// A series' metadata.
     Meta(u64, Arc<model::Metadata>),
-    F(u64, i64, f64),
     H(u64, i64, Box<Histogram>),
     Fh(u64, i64, Box<FloatHistogram>),
 }
@@ -88,12 +89,28 @@ struct Create {
     chunks: Option<Vec<HeadChunkMeta>>,
 }
 
-/// What a worker gets at once: items in WAL order, and the series the
-/// `Item::Create`s among them stand for, in the same order (kept apart so
-/// an item stays small).
+/// What a worker gets at once, in WAL order: its float samples, the other
+/// items, each with the number of float samples before it, and the series
+/// the `Item::Create`s stand for, in the same order (kept apart so an item
+/// stays small, and float samples are copied in bulk).
 struct Batch {
-    items: Vec<Item>,
+    floats: Vec<FloatItem>,
+    items: Vec<(u32, Item)>,
     creates: Vec<Create>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            floats: Vec::with_capacity(WORKER_BATCH),
+            items: Vec::new(),
+            creates: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.floats.len() + self.items.len()
+    }
 }
 
 #[derive(Default)]
@@ -109,6 +126,24 @@ struct WorkerStats {
     series: RefPages<Arc<MemSeries>>,
     /// References the WAL gave a label set after a first one, to that one.
     aliases: RefMap<u64>,
+}
+
+impl WorkerStats {
+    #[inline]
+    fn count(&mut self, a: Applied, t: i64) {
+        match a {
+            Applied::Appended { cut } => {
+                self.samples += 1;
+                self.chunks += u64::from(cut);
+                self.bounds.add(t, t);
+            }
+            Applied::OutOfOrder => {
+                self.samples += 1;
+                self.bounds.add(t, t);
+            }
+            Applied::Duplicate | Applied::Rejected(_) => self.dropped += 1,
+        }
+    }
 }
 
 /// A time range grown sample by sample (the head's bounds after replay,
@@ -151,12 +186,17 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
             ooo_cap: head.opts.out_of_order_cap,
         },
         st: WorkerStats::default(),
+        known: RefPages::default(),
         floats: Vec::new(),
         scratch: Vec::new(),
     };
     for batch in rx {
         let mut creates = batch.creates.into_iter();
-        for item in batch.items {
+        let mut done = 0;
+        for (at, item) in batch.items {
+            let at = at as usize;
+            w.add_floats(&batch.floats[done..at]);
+            done = at;
             match item {
                 Item::Create => {
                     if let Some(c) = creates.next() {
@@ -164,15 +204,8 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
                     }
                 }
                 Item::Meta(r, m) => {
-                    if let Some(s) = w.st.series.get(w.resolve(r)) {
+                    if let Some(s) = w.known.get(w.resolve(r)) {
                         s.lock().meta = Some(m);
-                    }
-                }
-                Item::F(r, t, v) => {
-                    let r = w.resolve(r);
-                    w.floats.push(FloatItem { r, t, v });
-                    if w.floats.len() >= FLOAT_WINDOW {
-                        w.flush_floats();
                     }
                 }
                 Item::H(r, t, h) => {
@@ -186,8 +219,10 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
                 }
             }
         }
+        w.add_floats(&batch.floats[done..]);
     }
     w.flush_floats();
+    w.st.series = w.known;
     w.st
 }
 
@@ -211,10 +246,11 @@ struct FloatItem {
 struct Worker<'a> {
     head: &'a Head,
     ctx: ApplyCtx<'a>,
-    /// Counts, and the worker's own view of its series (`st.series`): no
-    /// stripe lock or reference count per sample (a series is never
-    /// removed during replay).
     st: WorkerStats,
+    /// The worker's own view of its series (moved to `st.series` at the
+    /// end): no stripe lock or reference count per sample (a series is
+    /// never removed during replay).
+    known: RefPages<Arc<MemSeries>>,
     floats: Vec<FloatItem>,
     scratch: Vec<FloatItem>,
 }
@@ -254,7 +290,7 @@ impl Worker<'_> {
                 });
             }
         }
-        self.st.series.insert(c.r, s);
+        self.known.insert(c.r, s);
     }
 
     /// The reference whose series gets the samples of `r`.
@@ -267,33 +303,34 @@ impl Worker<'_> {
         self.st.aliases.get(&r).copied().unwrap_or(r)
     }
 
-    fn series(&mut self, r: u64) -> Option<Arc<MemSeries>> {
-        self.st.series.get(r).map(Arc::clone)
-    }
-
-    #[inline]
-    fn count(&mut self, a: Applied, t: i64) {
-        match a {
-            Applied::Appended { cut } => {
-                self.st.samples += 1;
-                self.st.chunks += u64::from(cut);
-                self.st.bounds.add(t, t);
+    /// Adds float samples to the window, applying it whenever it is full.
+    fn add_floats(&mut self, mut fs: &[FloatItem]) {
+        while !fs.is_empty() {
+            let n = fs.len().min(FLOAT_WINDOW - self.floats.len());
+            let (now, rest) = fs.split_at(n);
+            if self.st.aliases.is_empty() {
+                self.floats.extend_from_slice(now);
+            } else {
+                let a = &self.st.aliases;
+                self.floats.extend(now.iter().map(|f| FloatItem {
+                    r: a.get(&f.r).copied().unwrap_or(f.r),
+                    ..*f
+                }));
             }
-            Applied::OutOfOrder => {
-                self.st.samples += 1;
-                self.st.bounds.add(t, t);
+            if self.floats.len() >= FLOAT_WINDOW {
+                self.flush_floats();
             }
-            Applied::Duplicate | Applied::Rejected(_) => self.st.dropped += 1,
+            fs = rest;
         }
     }
 
     fn apply_one(&mut self, r: u64, t: i64, sample: &Sample<'_>) {
-        let Some(s) = self.series(r) else {
+        let Some(s) = self.known.get(r) else {
             self.st.unknown += 1;
             return;
         };
         let a = s.lock().apply(r, t, sample, false, &self.ctx);
-        self.count(a, t);
+        self.st.count(a, t);
     }
 
     fn flush_floats(&mut self) {
@@ -308,20 +345,21 @@ impl Worker<'_> {
             // holds a series' few samples of this window).
             if let Some(s) = floats
                 .get(at + SAMPLES_AHEAD)
-                .and_then(|f| self.st.series.get(f.r))
+                .and_then(|f| self.known.get(f.r))
             {
                 s.prefetch();
             }
             at += group.len();
             let r = group[0].r;
-            let Some(s) = self.series(r) else {
+            // Borrowed, not cloned: no reference count traffic per series.
+            let Some(s) = self.known.get(r) else {
                 self.st.unknown += group.len() as u64;
                 continue;
             };
             let mut st = s.lock();
             for f in group {
                 let a = st.apply(r, f.t, &Sample::Float(f.v), false, &self.ctx);
-                self.count(a, f.t);
+                self.st.count(a, f.t);
             }
         }
         self.floats = floats;
@@ -517,8 +555,18 @@ impl Router {
     }
 
     fn push(&mut self, w: usize, item: Item) {
-        self.bufs[w].items.push(item);
-        if self.bufs[w].items.len() >= WORKER_BATCH {
+        let b = &mut self.bufs[w];
+        b.items.push((b.floats.len() as u32, item));
+        if b.len() >= WORKER_BATCH {
+            self.send(w);
+        }
+    }
+
+    #[inline]
+    fn push_float(&mut self, w: usize, f: FloatItem) {
+        let b = &mut self.bufs[w];
+        b.floats.push(f);
+        if b.len() >= WORKER_BATCH {
             self.send(w);
         }
     }
@@ -534,20 +582,14 @@ impl Router {
     }
 
     fn send(&mut self, w: usize) {
-        let b = std::mem::replace(
-            &mut self.bufs[w],
-            Batch {
-                items: Vec::with_capacity(WORKER_BATCH),
-                creates: Vec::new(),
-            },
-        );
+        let b = std::mem::replace(&mut self.bufs[w], Batch::new());
         // A send fails only if the worker is gone (it panicked).
         let _ = self.txs[w].send(b);
     }
 
     fn finish(&mut self) {
         for (w, b) in self.bufs.drain(..).enumerate() {
-            if !b.items.is_empty() {
+            if b.len() > 0 {
                 let _ = self.txs[w].send(b);
             }
         }
@@ -557,6 +599,8 @@ impl Router {
 
 /// Replays `chunks_head/` (given as the scan's chunk list) and the logs.
 pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplayStats, Error> {
+    let start = std::time::Instant::now();
+    let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let mut stats = ReplayStats::default();
     let mut mmapped: HashMap<u64, Vec<HeadChunkMeta>> = HashMap::new();
     for c in chunks.into_iter().filter(|c| !c.out_of_order) {
@@ -572,7 +616,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         source,
     })?;
     let n = worker_count(head);
-    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Router), Error> {
+    let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Router, u64), Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
         for _ in 0..n {
@@ -582,12 +626,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         }
         let mut router = Router {
             txs,
-            bufs: (0..n)
-                .map(|_| Batch {
-                    items: Vec::with_capacity(WORKER_BATCH),
-                    creates: Vec::new(),
-                })
-                .collect(),
+            bufs: (0..n).map(|_| Batch::new()).collect(),
             owner: RefPages::default(),
             next_ref: 0,
             exemplars: Vec::new(),
@@ -597,14 +636,16 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
         });
+        let read_ms = ms(start);
         router.finish();
         let ws: Vec<WorkerStats> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        res.map(|()| (ws, router))
+        res.map(|()| (ws, router, read_ms))
     })?;
-    let (mut ws, router) = ws;
+    let (mut ws, router, read_ms) = ws;
+    let applied_ms = ms(start);
     head.next_ref.fetch_max(router.next_ref, Ordering::Relaxed);
     // Series records came in commit order, not reference order: the
     // postings lists are filled now, in reference order (appends only).
@@ -640,6 +681,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             .chunks_created
             .fetch_add(w.chunks, Ordering::Relaxed);
     }
+    let indexed_ms = ms(start);
     if head.opts.out_of_order_time_window > 0 {
         replay_wbl(head, &mut stats)?;
         // The write-behind log's samples are not tracked: bounds from what
@@ -659,6 +701,16 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     if maxt != i64::MIN {
         head.max_time.store(maxt, Ordering::Relaxed);
     }
+    // Like Prometheus's "WAL replay completed", with this replay's phases
+    // (times since the start): the WAL decoded, samples applied, series
+    // indexed, then the write-behind log.
+    tracing::info!(
+        wal_read_ms = read_ms,
+        applied_ms,
+        indexed_ms,
+        total_replay_ms = ms(start),
+        "WAL replay completed"
+    );
     if stats.unknown_refs > 0 {
         tracing::warn!(
             samples = stats.unknown_refs,
@@ -748,7 +800,14 @@ fn apply_record(
             for s in &out {
                 let r = s.series.0;
                 match router.owner(r) {
-                    Some(w) => router.push(w, Item::F(r, s.t.0, s.v)),
+                    Some(w) => router.push_float(
+                        w,
+                        FloatItem {
+                            r,
+                            t: s.t.0,
+                            v: s.v,
+                        },
+                    ),
                     None => stats.unknown_refs += 1,
                 }
             }
