@@ -121,9 +121,10 @@ struct WorkerStats {
     chunks: u64,
     /// Oldest and newest sample time applied.
     bounds: Bounds,
-    /// The series the worker created (their postings are added after
-    /// replay, in reference order).
-    series: RefPages<Arc<MemSeries>>,
+    /// The labels of the series the worker created, by reference (their
+    /// postings are added after replay, in reference order, from here
+    /// rather than from each series' memory).
+    labels: RefPages<LabelRefs>,
     /// References the WAL gave a label set after a first one, to that one.
     aliases: RefMap<u64>,
 }
@@ -222,7 +223,8 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         w.add_floats(&batch.floats[done..]);
     }
     w.flush_floats();
-    w.st.series = w.known;
+    // The series' references are dropped here, in parallel.
+    drop(w.known);
     w.st
 }
 
@@ -247,9 +249,8 @@ struct Worker<'a> {
     head: &'a Head,
     ctx: ApplyCtx<'a>,
     st: WorkerStats,
-    /// The worker's own view of its series (moved to `st.series` at the
-    /// end): no stripe lock or reference count per sample (a series is
-    /// never removed during replay).
+    /// The worker's own view of its series: no stripe lock or reference
+    /// count per sample (a series is never removed during replay).
     known: RefPages<Arc<MemSeries>>,
     floats: Vec<FloatItem>,
     scratch: Vec<FloatItem>,
@@ -262,8 +263,12 @@ impl Worker<'_> {
     /// have a series already (every label set with its hash comes to this
     /// worker), the reference becomes an alias of that series'.
     fn create(&mut self, c: Create) {
+        let refs = c.refs.clone();
         let s = match self.head.series.insert_replayed(c.r, c.refs, c.hash) {
-            Ok(s) => s,
+            Ok(s) => {
+                self.st.labels.insert(c.r, refs);
+                s
+            }
             Err(first) => {
                 if first.series_ref != c.r {
                     self.st.aliases.insert(c.r, first.series_ref);
@@ -651,13 +656,13 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     // postings lists are filled now, in reference order (appends only).
     {
         let mut postings = super::write(&head.postings);
-        let parts: Vec<&RefPages<Arc<MemSeries>>> = ws.iter().map(|w| &w.series).collect();
-        for_each_in_order(&parts, |r, s| postings.add_refs(r, &s.labels));
+        let parts: Vec<&RefPages<LabelRefs>> = ws.iter().map(|w| &w.labels).collect();
+        for_each_in_order(&parts, |r, refs| postings.add_refs(r, refs));
         postings.shrink_lists();
     }
     let mut aliases = HashMap::new();
     for w in ws.iter_mut() {
-        w.series = RefPages::default();
+        w.labels = RefPages::default();
         aliases.extend(w.aliases.drain());
     }
     let resolve = |r: u64| aliases.get(&r).copied().unwrap_or(r);
