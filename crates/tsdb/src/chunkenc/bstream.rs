@@ -86,14 +86,16 @@ impl BitWriter {
             nbits -= free;
             self.free = 0;
         }
-        while nbits >= 8 {
-            self.push((v >> 56) as u8);
-            v <<= 8;
-            nbits -= 8;
-        }
         if nbits > 0 {
-            self.push((v >> 56) as u8);
-            self.free = (8 - nbits) as u8;
+            // The rest in whole bytes, room made once.
+            let n = (nbits as usize).div_ceil(8);
+            let room = self.bytes.capacity() - self.bytes.len();
+            if room < n {
+                self.bytes
+                    .reserve_exact((self.bytes.len() / 4).max(8).max(n));
+            }
+            self.bytes.extend_from_slice(&v.to_be_bytes()[..n]);
+            self.free = (n as u32 * 8 - nbits) as u8;
         }
     }
 
