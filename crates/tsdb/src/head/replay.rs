@@ -119,6 +119,8 @@ struct WorkerStats {
     dropped: u64,
     unknown: u64,
     chunks: u64,
+    /// Series added to the head's tables.
+    created: usize,
     /// Oldest and newest sample time applied.
     bounds: Bounds,
     /// The labels of the series the worker created, by reference (their
@@ -189,6 +191,7 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         st: WorkerStats::default(),
         known: RefPages::default(),
         floats: Vec::new(),
+        window_refs: (u64::MAX, 0),
         scratch: Vec::new(),
     };
     for batch in rx {
@@ -253,6 +256,8 @@ struct Worker<'a> {
     /// count per sample (a series is never removed during replay).
     known: RefPages<Arc<MemSeries>>,
     floats: Vec<FloatItem>,
+    /// The smallest and largest reference in `floats`.
+    window_refs: (u64, u64),
     scratch: Vec<FloatItem>,
 }
 
@@ -267,6 +272,7 @@ impl Worker<'_> {
         let s = match self.head.series.insert_replayed(c.r, c.refs, c.hash) {
             Ok(s) => {
                 self.st.labels.insert(c.r, refs);
+                self.st.created += 1;
                 s
             }
             Err(first) => {
@@ -313,15 +319,24 @@ impl Worker<'_> {
         while !fs.is_empty() {
             let n = fs.len().min(FLOAT_WINDOW - self.floats.len());
             let (now, rest) = fs.split_at(n);
+            // The window's smallest and largest reference, for the sort.
+            let (mut lo, mut hi) = self.window_refs;
             if self.st.aliases.is_empty() {
-                self.floats.extend_from_slice(now);
+                self.floats.extend(now.iter().map(|f| {
+                    lo = lo.min(f.r);
+                    hi = hi.max(f.r);
+                    *f
+                }));
             } else {
                 let a = &self.st.aliases;
-                self.floats.extend(now.iter().map(|f| FloatItem {
-                    r: a.get(&f.r).copied().unwrap_or(f.r),
-                    ..*f
+                self.floats.extend(now.iter().map(|f| {
+                    let r = a.get(&f.r).copied().unwrap_or(f.r);
+                    lo = lo.min(r);
+                    hi = hi.max(r);
+                    FloatItem { r, ..*f }
                 }));
             }
+            self.window_refs = (lo, hi);
             if self.floats.len() >= FLOAT_WINDOW {
                 self.flush_floats();
             }
@@ -342,7 +357,8 @@ impl Worker<'_> {
         if self.floats.is_empty() {
             return;
         }
-        sort_by_ref(&mut self.floats, &mut self.scratch);
+        let bounds = std::mem::replace(&mut self.window_refs, (u64::MAX, 0));
+        sort_by_ref(&mut self.floats, &mut self.scratch, bounds);
         let floats = std::mem::take(&mut self.floats);
         let mut at = 0;
         for group in floats.chunk_by(|a, b| a.r == b.r) {
@@ -376,22 +392,23 @@ impl Worker<'_> {
 /// calls): one scatter pass on the top 8 bits of the span of references
 /// present (256 output streams stay within the TLB), then each bucket,
 /// small enough for the cache, by a counting pass on the rest.
-fn sort_by_ref(items: &mut Vec<FloatItem>, scratch: &mut Vec<FloatItem>) {
+fn sort_by_ref(items: &mut Vec<FloatItem>, scratch: &mut Vec<FloatItem>, (lo, hi): (u64, u64)) {
     const TOP: u32 = 8;
     const LOW_MAX: u32 = 12;
-    let (lo, hi) = items
-        .iter()
-        .fold((u64::MAX, 0), |(lo, hi), f| (lo.min(f.r), hi.max(f.r)));
     let span = hi.saturating_sub(lo);
     if span == 0 {
         return;
     }
     let bits = 64 - span.leading_zeros();
-    scratch.clear();
-    scratch.resize(items.len(), FloatItem::default());
+    let n = items.len();
+    // Every slot below `n` is written before it is read: no clearing.
+    if scratch.len() < n {
+        scratch.resize(n, FloatItem::default());
+    }
     if bits <= LOW_MAX {
-        counting_pass(items, scratch, lo, 0, bits);
+        counting_pass(items, &mut scratch[..n], lo, 0, bits);
         std::mem::swap(items, scratch);
+        items.truncate(n);
         return;
     }
     let low = bits.saturating_sub(TOP);
@@ -662,6 +679,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     }
     let mut aliases = HashMap::new();
     for w in ws.iter_mut() {
+        head.series.add_replayed(w.created);
         w.labels = RefPages::default();
         aliases.extend(w.aliases.drain());
     }
@@ -990,7 +1008,10 @@ mod tests {
                 .collect();
             let mut want = items.clone();
             want.sort_by_key(|f| f.r);
-            sort_by_ref(&mut items, &mut scratch);
+            let bounds = items
+                .iter()
+                .fold((u64::MAX, 0), |(lo, hi), f| (lo.min(f.r), hi.max(f.r)));
+            sort_by_ref(&mut items, &mut scratch, bounds);
             let key = |v: &[FloatItem]| v.iter().map(|f| (f.r, f.t)).collect::<Vec<_>>();
             assert_eq!(key(&items), key(&want), "n {n}, span {span}");
         }

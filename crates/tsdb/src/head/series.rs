@@ -874,8 +874,14 @@ impl StripeSeries {
             }
         };
         write(self.ref_stripe(r)).insert_unique(mix(r), Arc::clone(&s), |x| mix(x.series_ref));
-        self.len.fetch_add(1, Ordering::Relaxed);
+        // Counted by the caller ([`StripeSeries::add_replayed`]): the
+        // workers would share the counter's cache line for every series.
         Ok(s)
+    }
+
+    /// Counts `n` series added by [`StripeSeries::insert_replayed`].
+    pub(crate) fn add_replayed(&self, n: usize) {
+        self.len.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Visits every series (stripe by stripe; the callback must not lock
