@@ -797,9 +797,12 @@ def bench_replay(defs, sc, work, port, runs, keep, new_fleet):
     out = dict(wal_bytes=du(os.path.join(src, "wal")), chunks_head_bytes=du(os.path.join(src, "chunks_head")),
                samples=samples, series=series, expected_count=expect, servers={})
     log(f"  WAL {out['wal_bytes'] / 2**20:.0f} MiB, {series} series, {samples} samples")
-    for key in ("prometheus", "ember"):
-        times, rss, ok = [], [], True
-        for i in range(runs):
+    # Runs alternate between the servers (P, E, P, E, ...): on a shared machine the noise
+    # drifts over minutes, and blocks of runs per server would give it to one side.
+    runs_of = {key: dict(times=[], rss=[], cpu=[], ok=True) for key in ("prometheus", "ember")}
+    for i in range(runs):
+        for key in ("prometheus", "ember"):
+            r = runs_of[key]
             d = os.path.join(work, f"replay-{key}")
             shutil.rmtree(d, ignore_errors=True)
             shutil.copytree(src, d)
@@ -811,21 +814,28 @@ def bench_replay(defs, sc, work, port, runs, keep, new_fleet):
                             pass
             t0 = time.time()
             p = spawn(defs[key]["cmd"](d), logpath)
+            cpu = None
             try:
                 ready = wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 900, 0.02)
                 t_ready = time.time() - t0 if ready else None
+                if ready and p.poll() is None:
+                    cpu = proc_cpu(p.pid)
                 good = expect is not None and wait_until(
                     lambda: query_scalar(base, "count(fleet_http_requests_total)", t_chk) == expect, 120, 0.05)
-                rss.append(proc_rss(p.pid) if p.poll() is None else None)
+                r["rss"].append(proc_rss(p.pid) if p.poll() is None else None)
             finally:
                 stop(p, signal.SIGTERM, timeout=300)
                 shutil.rmtree(d, ignore_errors=True)
-            ok = ok and good
-            times.append(t_ready)
-            log(f"  {key} run {i + 1}: ready in {t_ready}, data correct: {good}")
-        ts = [t for t in times if t is not None]
-        out["servers"][key] = dict(ready_s=times, ready_median_s=statistics.median(ts) if ts else None,
-                                   correct=ok, rss_after_ready_bytes=rss)
+            r["ok"] = r["ok"] and good
+            r["times"].append(t_ready)
+            r["cpu"].append(cpu)
+            log(f"  {key} run {i + 1}: ready in {t_ready}, CPU {cpu} s, data correct: {good}")
+    for key, r in runs_of.items():
+        ts = [t for t in r["times"] if t is not None]
+        cs = [c for c in r["cpu"] if c is not None]
+        out["servers"][key] = dict(ready_s=r["times"], ready_median_s=statistics.median(ts) if ts else None,
+                                   cpu_s=r["cpu"], cpu_median_s=statistics.median(cs) if cs else None,
+                                   correct=r["ok"], rss_after_ready_bytes=r["rss"])
     if PROFILE_DIR:
         out["profile"] = profile_replay(defs["ember"]["cmd"], src, work, base, logpath)
         out["profiles_dir"] = os.path.basename(PROFILE_DIR)
@@ -1255,12 +1265,17 @@ def md_replay(result):
             f"{(r['wal_bytes'] or 0) / 2**20:.0f} MiB of WAL + {(r['chunks_head_bytes'] or 0) / 2**20:.0f} MiB of "
             f"chunks_head, {r['series'] or 0:,.0f} series, {r['samples'] or 0:,.0f} samples. Each server then started "
             "on a fresh copy of that directory (files read once beforehand, so both find them in the page "
-            "cache); time from exec to `/-/ready` = 200, and a check that `count(fleet_http_requests_total)` "
+            "cache), the two servers' runs alternating; time from exec to `/-/ready` = 200, the process's CPU "
+            "seconds (utime+stime) at that moment, and a check that `count(fleet_http_requests_total)` "
             "at a timestamp inside the WAL is complete.", "",
             "| | Prometheus | Ember | Prometheus / Ember |", "|---|---:|---:|---:|",
             f"| exec → ready, median (s) | {ps['ready_median_s']:.2f} | {es['ready_median_s']:.2f} | "
             f"{r['speedup']:.2f}× |" if r.get("speedup") else "| exec → ready | — | — | — |",
             f"| runs (s) | {fmt_s(ps['ready_s'])} | {fmt_s(es['ready_s'])} | |",
+            (f"| CPU to ready, median (s) | {ps['cpu_median_s']:.2f} | {es['cpu_median_s']:.2f} | "
+             f"{ps['cpu_median_s'] / es['cpu_median_s']:.2f}× |"
+             if ps.get("cpu_median_s") and es.get("cpu_median_s") else "| CPU to ready | — | — | — |"),
+            f"| CPU runs (s) | {fmt_s(ps.get('cpu_s', []))} | {fmt_s(es.get('cpu_s', []))} | |",
             f"| data complete after ready | {ps['correct']} | {es['correct']} | |",
             f"| RSS after ready (MiB) | {fmt_s([x / 2**20 for x in ps['rss_after_ready_bytes'] if x])} | "
             f"{fmt_s([x / 2**20 for x in es['rss_after_ready_bytes'] if x])} | |", ""]
