@@ -7,6 +7,10 @@
 //! the bytes; ordering compares pair by pair (name, then value), which is
 //! Prometheus's order.
 //!
+//! [`PackedLabels`] borrows a label set in that same packed form from
+//! another buffer (a WAL series record holds them so), checked once, for
+//! reading without a copy.
+//!
 //! Names and values are arbitrary UTF-8 (Prometheus 3.x allows UTF-8 names);
 //! whether a name is valid under the legacy rules is a separate question,
 //! answered by [`is_valid_legacy_name`].

@@ -282,13 +282,10 @@ impl Worker<'_> {
                 return;
             }
         };
-        if let Some(mut cs) = c.chunks {
-            cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
+        if let Some(cs) = c.chunks {
+            // In order, overlapping leftovers removed (`attachable`).
             let mut st = s.lock();
             for c in cs {
-                if st.mmapped.last().is_some_and(|l| l.maxt >= c.min_time) {
-                    continue; // Overlapping leftovers.
-                }
                 self.head
                     .metrics
                     .chunks_replayed
@@ -560,6 +557,11 @@ struct Router {
     owner: RefPages<u8>,
     /// One past the largest series reference defined.
     next_ref: u64,
+    /// The newest memory-mapped sample's time of each series that has
+    /// chunks in `chunks_head/`: the WAL's samples up to it are in those
+    /// chunks, and are dropped here rather than sorted and applied only
+    /// to fail the order check (Prometheus skips them the same way).
+    mmapped_maxt: RefPages<i64>,
     /// Exemplars, applied once the workers are done (their series must
     /// exist), in WAL order.
     exemplars: Vec<record::RefExemplar>,
@@ -574,6 +576,13 @@ impl Router {
     #[inline]
     fn owner(&self, r: u64) -> Option<usize> {
         self.owner.get(r).map(|&w| usize::from(w))
+    }
+
+    /// Whether series reference `r`'s sample at `t` is already in one of
+    /// its memory-mapped chunks.
+    #[inline]
+    fn in_chunks(&self, r: u64, t: i64) -> bool {
+        !self.mmapped_maxt.pages.is_empty() && self.mmapped_maxt.get(r).is_some_and(|&m| t <= m)
     }
 
     fn push(&mut self, w: usize, item: Item) {
@@ -624,7 +633,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     let start = std::time::Instant::now();
     let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let mut stats = ReplayStats::default();
-    let mut mmapped: HashMap<u64, Vec<HeadChunkMeta>> = HashMap::new();
+    let mut mmapped: RefMap<Vec<HeadChunkMeta>> = RefMap::default();
     for c in chunks.into_iter().filter(|c| !c.out_of_order) {
         mmapped.entry(c.series_ref).or_default().push(c);
     }
@@ -651,6 +660,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             bufs: (0..n).map(|_| Batch::new()).collect(),
             owner: RefPages::default(),
             next_ref: 0,
+            mmapped_maxt: RefPages::default(),
             exemplars: Vec::new(),
             tombstones: Vec::new(),
             samples: Vec::new(),
@@ -776,7 +786,7 @@ fn apply_record(
     head: &Head,
     (_src, rec): (ReplaySource, &[u8]),
     router: &mut Router,
-    mmapped: &mut HashMap<u64, Vec<HeadChunkMeta>>,
+    mmapped: &mut RefMap<Vec<HeadChunkMeta>>,
     stats: &mut ReplayStats,
 ) {
     let bad = |stats: &mut ReplayStats, e: record::DecodeError| {
@@ -802,8 +812,11 @@ fn apply_record(
                 let chunks = if mmapped.is_empty() {
                     None
                 } else {
-                    mmapped.remove(&r)
+                    mmapped.remove(&r).map(attachable)
                 };
+                if let Some(last) = chunks.as_ref().and_then(|cs| cs.last()) {
+                    router.mmapped_maxt.insert(r, last.max_time);
+                }
                 router.push_create(Create {
                     r,
                     refs,
@@ -822,6 +835,10 @@ fn apply_record(
             }
             for s in &out {
                 let r = s.series.0;
+                if router.in_chunks(r, s.t.0) {
+                    stats.dropped += 1;
+                    continue;
+                }
                 match router.owner(r) {
                     Some(w) => router.push_float(
                         w,
@@ -903,6 +920,21 @@ fn apply_record(
     }
 }
 
+/// A series' memory-mapped chunks in time order, without overlapping
+/// leftovers (a chunk starting at or before the end of the one before).
+fn attachable(mut cs: Vec<HeadChunkMeta>) -> Vec<HeadChunkMeta> {
+    cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
+    let mut end: Option<i64> = None;
+    cs.retain(|c| {
+        if end.is_some_and(|e| c.min_time <= e) {
+            return false;
+        }
+        end = Some(c.max_time);
+        true
+    });
+    cs
+}
+
 /// Adds the WAL's exemplars (series references resolved) in WAL order.
 fn apply_exemplars(head: &Head, exemplars: Vec<record::RefExemplar>) {
     if exemplars.is_empty() {
@@ -976,7 +1008,36 @@ fn replay_wbl(head: &Head, stats: &mut ReplayStats) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FloatItem, sort_by_ref};
+    use super::{FloatItem, attachable, sort_by_ref};
+    use crate::chunkenc::Encoding;
+    use crate::chunks::{ChunkDiskRef, HeadChunkMeta};
+
+    /// A series' chunks come out in time order without the ones starting
+    /// at or before the end of the one kept before them; the last one's
+    /// end is where replay starts taking the series' samples from the WAL.
+    #[test]
+    fn attachable_chunks_are_ordered_without_overlaps() {
+        let c = |n: u32, min_time: i64, max_time: i64| HeadChunkMeta {
+            series_ref: 1,
+            chunk_ref: ChunkDiskRef::new(1, n),
+            min_time,
+            max_time,
+            num_samples: 1,
+            encoding: Encoding::Xor,
+            out_of_order: false,
+        };
+        let got = attachable(vec![
+            c(3, 300, 399),
+            c(1, 0, 99),
+            c(2, 50, 500),
+            c(4, 100, 199),
+        ]);
+        let spans: Vec<(i64, i64)> = got.iter().map(|c| (c.min_time, c.max_time)).collect();
+        // (50, 500) starts inside (0, 99): a leftover, and its end must
+        // not count as covered.
+        assert_eq!(spans, [(0, 99), (100, 199), (300, 399)]);
+        assert!(attachable(Vec::new()).is_empty());
+    }
 
     /// The sort is stable and by reference whatever the span: tiny, dense
     /// (one counting pass), wide (scatter, then counting passes) and sparse
