@@ -775,3 +775,30 @@ fn deleted_head_samples_stay_deleted_after_a_reopen() {
         panic!("{e}");
     }
 }
+
+/// Found by `db_matches_model`: a series collected by a compaction and
+/// appended again (a second WAL reference for its labels) must keep its
+/// new samples through a reopen.
+#[test]
+fn series_back_after_a_compaction_keeps_its_samples_through_a_reopen() {
+    let ap = |series, delta| Op::Append {
+        series,
+        delta,
+        value: 0,
+    };
+    let ops = vec![
+        ap(0, 0),
+        ap(1, 4),
+        ap(1, 3),
+        Op::Compact,
+        ap(0, 0),
+        ap(0, 1),
+        Op::Commit,
+        Op::Reopen { close: false },
+    ];
+    for keep_series in [false, true] {
+        if let Err(e) = run(ops.clone(), Mode { keep_series }) {
+            panic!("keep_series {keep_series}: {e}");
+        }
+    }
+}

@@ -190,6 +190,8 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         },
         st: WorkerStats::default(),
         known: RefPages::default(),
+        mmapped_maxt: RefPages::default(),
+        in_chunks: 0,
         floats: Vec::new(),
         window_refs: (u64::MAX, 0),
         scratch: Vec::new(),
@@ -226,6 +228,7 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         w.add_floats(&batch.floats[done..]);
     }
     w.flush_floats();
+    w.st.dropped += w.in_chunks;
     // The series' references are dropped here, in parallel.
     drop(w.known);
     w.st
@@ -255,6 +258,14 @@ struct Worker<'a> {
     /// The worker's own view of its series: no stripe lock or reference
     /// count per sample (a series is never removed during replay).
     known: RefPages<Arc<MemSeries>>,
+    /// The newest memory-mapped sample's time of each of its series with
+    /// chunks in `chunks_head/`: the WAL's samples up to it are in those
+    /// chunks and are dropped before the window rather than sorted and
+    /// applied only to fail the order check (Prometheus skips them the
+    /// same way, by the series they resolve to).
+    mmapped_maxt: RefPages<i64>,
+    /// Samples dropped that way.
+    in_chunks: u64,
     floats: Vec<FloatItem>,
     /// The smallest and largest reference in `floats`.
     window_refs: (u64, u64),
@@ -284,6 +295,9 @@ impl Worker<'_> {
         };
         if let Some(cs) = c.chunks {
             // In order, overlapping leftovers removed (`attachable`).
+            if let Some(last) = cs.last() {
+                self.mmapped_maxt.insert(c.r, last.max_time);
+            }
             let mut st = s.lock();
             for c in cs {
                 self.head
@@ -318,7 +332,24 @@ impl Worker<'_> {
             let (now, rest) = fs.split_at(n);
             // The window's smallest and largest reference, for the sort.
             let (mut lo, mut hi) = self.window_refs;
-            if self.st.aliases.is_empty() {
+            if !self.mmapped_maxt.pages.is_empty() || !self.mmapped_maxt.far.is_empty() {
+                let (a, m) = (&self.st.aliases, &self.mmapped_maxt);
+                let before = self.floats.len();
+                self.floats.extend(now.iter().filter_map(|f| {
+                    let r = if a.is_empty() {
+                        f.r
+                    } else {
+                        a.get(&f.r).copied().unwrap_or(f.r)
+                    };
+                    if m.get(r).is_some_and(|&mt| f.t <= mt) {
+                        return None;
+                    }
+                    lo = lo.min(r);
+                    hi = hi.max(r);
+                    Some(FloatItem { r, ..*f })
+                }));
+                self.in_chunks += (now.len() - (self.floats.len() - before)) as u64;
+            } else if self.st.aliases.is_empty() {
                 self.floats.extend(now.iter().map(|f| {
                     lo = lo.min(f.r);
                     hi = hi.max(f.r);
@@ -557,11 +588,6 @@ struct Router {
     owner: RefPages<u8>,
     /// One past the largest series reference defined.
     next_ref: u64,
-    /// The newest memory-mapped sample's time of each series that has
-    /// chunks in `chunks_head/`: the WAL's samples up to it are in those
-    /// chunks, and are dropped here rather than sorted and applied only
-    /// to fail the order check (Prometheus skips them the same way).
-    mmapped_maxt: RefPages<i64>,
     /// Exemplars, applied once the workers are done (their series must
     /// exist), in WAL order.
     exemplars: Vec<record::RefExemplar>,
@@ -576,13 +602,6 @@ impl Router {
     #[inline]
     fn owner(&self, r: u64) -> Option<usize> {
         self.owner.get(r).map(|&w| usize::from(w))
-    }
-
-    /// Whether series reference `r`'s sample at `t` is already in one of
-    /// its memory-mapped chunks.
-    #[inline]
-    fn in_chunks(&self, r: u64, t: i64) -> bool {
-        !self.mmapped_maxt.pages.is_empty() && self.mmapped_maxt.get(r).is_some_and(|&m| t <= m)
     }
 
     fn push(&mut self, w: usize, item: Item) {
@@ -660,7 +679,6 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             bufs: (0..n).map(|_| Batch::new()).collect(),
             owner: RefPages::default(),
             next_ref: 0,
-            mmapped_maxt: RefPages::default(),
             exemplars: Vec::new(),
             tombstones: Vec::new(),
             samples: Vec::new(),
@@ -814,9 +832,6 @@ fn apply_record(
                 } else {
                     mmapped.remove(&r).map(attachable)
                 };
-                if let Some(last) = chunks.as_ref().and_then(|cs| cs.last()) {
-                    router.mmapped_maxt.insert(r, last.max_time);
-                }
                 router.push_create(Create {
                     r,
                     refs,
@@ -835,10 +850,6 @@ fn apply_record(
             }
             for s in &out {
                 let r = s.series.0;
-                if router.in_chunks(r, s.t.0) {
-                    stats.dropped += 1;
-                    continue;
-                }
                 match router.owner(r) {
                     Some(w) => router.push_float(
                         w,
