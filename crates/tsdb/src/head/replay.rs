@@ -16,9 +16,10 @@
 //! creation and in WAL order, so its samples are applied in WAL order;
 //! metadata goes the same way; exemplars are added after the workers are
 //! done, and so are the series to the index's postings lists, in
-//! reference order. Samples at or before a series' newest memory-mapped
-//! sample are dropped by the ordinary order check (they are already in a
-//! chunk). Nothing reads the head before replay ends, so the workers add
+//! reference order. Float samples at or before the newest memory-mapped
+//! sample of the series they resolve to are dropped by the worker before
+//! its sort window (they are already in a chunk; others, by the ordinary
+//! order check). Nothing reads the head before replay ends, so the workers add
 //! series to its tables without the index lock that guards series
 //! creation elsewhere.
 //!
