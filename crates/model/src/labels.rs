@@ -144,10 +144,7 @@ impl Labels {
 
     /// Iterates over the pairs in ascending name order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            buf: &self.buf,
-            pos: 0,
-        }
+        self.packed().iter()
     }
 
     /// The number of pairs.
@@ -193,7 +190,7 @@ impl Labels {
     /// depends on every input bit). Not Prometheus's xxhash; never
     /// persisted.
     pub fn stable_hash(&self) -> u64 {
-        hash_bytes(&self.buf)
+        self.packed().stable_hash()
     }
 
     /// Heap bytes owned by this value when it is the only reference.

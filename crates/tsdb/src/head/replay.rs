@@ -192,7 +192,6 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         st: WorkerStats::default(),
         known: RefPages::default(),
         mmapped_maxt: RefPages::default(),
-        in_chunks: 0,
         floats: Vec::new(),
         window_refs: (u64::MAX, 0),
         scratch: Vec::new(),
@@ -229,7 +228,6 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         w.add_floats(&batch.floats[done..]);
     }
     w.flush_floats();
-    w.st.dropped += w.in_chunks;
     // The series' references are dropped here, in parallel.
     drop(w.known);
     w.st
@@ -265,8 +263,6 @@ struct Worker<'a> {
     /// applied only to fail the order check (Prometheus skips them the
     /// same way, by the series they resolve to).
     mmapped_maxt: RefPages<i64>,
-    /// Samples dropped that way.
-    in_chunks: u64,
     floats: Vec<FloatItem>,
     /// The smallest and largest reference in `floats`.
     window_refs: (u64, u64),
@@ -319,11 +315,7 @@ impl Worker<'_> {
     /// The reference whose series gets the samples of `r`.
     #[inline]
     fn resolve(&self, r: u64) -> u64 {
-        // Fast path: a WAL rarely defines a label set twice.
-        if self.st.aliases.is_empty() {
-            return r;
-        }
-        self.st.aliases.get(&r).copied().unwrap_or(r)
+        resolve(&self.st.aliases, r)
     }
 
     /// Adds float samples to the window, applying it whenever it is full.
@@ -333,38 +325,19 @@ impl Worker<'_> {
             let (now, rest) = fs.split_at(n);
             // The window's smallest and largest reference, for the sort.
             let (mut lo, mut hi) = self.window_refs;
-            if !self.mmapped_maxt.pages.is_empty() || !self.mmapped_maxt.far.is_empty() {
-                let (a, m) = (&self.st.aliases, &self.mmapped_maxt);
-                let before = self.floats.len();
-                self.floats.extend(now.iter().filter_map(|f| {
-                    let r = if a.is_empty() {
-                        f.r
-                    } else {
-                        a.get(&f.r).copied().unwrap_or(f.r)
-                    };
-                    if m.get(r).is_some_and(|&mt| f.t <= mt) {
-                        return None;
-                    }
-                    lo = lo.min(r);
-                    hi = hi.max(r);
-                    Some(FloatItem { r, ..*f })
-                }));
-                self.in_chunks += (now.len() - (self.floats.len() - before)) as u64;
-            } else if self.st.aliases.is_empty() {
-                self.floats.extend(now.iter().map(|f| {
-                    lo = lo.min(f.r);
-                    hi = hi.max(f.r);
-                    *f
-                }));
-            } else {
-                let a = &self.st.aliases;
-                self.floats.extend(now.iter().map(|f| {
-                    let r = a.get(&f.r).copied().unwrap_or(f.r);
-                    lo = lo.min(r);
-                    hi = hi.max(r);
-                    FloatItem { r, ..*f }
-                }));
-            }
+            let (aliases, maxt) = (&self.st.aliases, &self.mmapped_maxt);
+            let no_chunks = maxt.is_empty();
+            let before = self.floats.len();
+            self.floats.extend(now.iter().filter_map(|f| {
+                let r = resolve(aliases, f.r);
+                if !no_chunks && maxt.get(r).is_some_and(|&m| f.t <= m) {
+                    return None; // Already in a memory-mapped chunk.
+                }
+                lo = lo.min(r);
+                hi = hi.max(r);
+                Some(FloatItem { r, ..*f })
+            }));
+            self.st.dropped += (n - (self.floats.len() - before)) as u64;
             self.window_refs = (lo, hi);
             if self.floats.len() >= FLOAT_WINDOW {
                 self.flush_floats();
@@ -517,6 +490,10 @@ const PAGE: u64 = 1024;
 const MAX_PAGED: u64 = 1 << 36;
 
 impl<T> RefPages<T> {
+    fn is_empty(&self) -> bool {
+        self.pages.is_empty() && self.far.is_empty()
+    }
+
     #[inline]
     fn get(&self, r: u64) -> Option<&T> {
         if r >= MAX_PAGED {
@@ -930,6 +907,17 @@ fn apply_record(
         // Prometheus skips them.
         _ => {}
     }
+}
+
+/// The reference whose series gets the samples of `r`, given a worker's
+/// aliases.
+#[inline]
+fn resolve(aliases: &RefMap<u64>, r: u64) -> u64 {
+    // Fast path: a WAL rarely defines a label set twice.
+    if aliases.is_empty() {
+        return r;
+    }
+    aliases.get(&r).copied().unwrap_or(r)
 }
 
 /// A series' memory-mapped chunks in time order, without overlapping
