@@ -43,7 +43,9 @@ pub mod tombstones;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{
+    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 use crate::chunkenc::{CutPolicy, DEFAULT_CHUNK_RANGE, DEFAULT_SAMPLES_PER_CHUNK};
 use crate::chunks::ChunkDiskMapper;
@@ -175,6 +177,8 @@ pub struct Head {
     /// Checkpoints keep their series records while the series is in the
     /// head: samples logged under them may still be in the WAL.
     pub(crate) wal_aliases: Mutex<HashMap<u64, u64>>,
+    /// What the replay on open did.
+    replay_stats: OnceLock<ReplayStats>,
 }
 
 impl std::fmt::Debug for Head {
@@ -258,6 +262,7 @@ impl Head {
             exemplars: Mutex::new(ExemplarStorage::new(opts.max_exemplars)),
             replayed_tombstones: Mutex::new(Vec::new()),
             wal_aliases: Mutex::new(HashMap::new()),
+            replay_stats: OnceLock::new(),
             metadata: Mutex::new(Default::default()),
             dir,
             opts,
@@ -287,7 +292,14 @@ impl Head {
             duration_ms = start.elapsed().as_millis() as u64,
             "head opened"
         );
+        let _ = head.replay_stats.set(stats);
         Ok(head)
+    }
+
+    /// What the replay of `chunks_head/` and the logs did when the head
+    /// was opened.
+    pub fn replay_stats(&self) -> &ReplayStats {
+        self.replay_stats.get_or_init(ReplayStats::default)
     }
 
     /// The WAL directory.

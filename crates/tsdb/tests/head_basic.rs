@@ -204,6 +204,11 @@ fn chunks_cut_and_mmap() {
     drop(head);
     let head = open(dir.path(), &opts);
     assert_eq!(floats(&head, i64::MIN, i64::MAX, &[])[0].1, want);
+    // The WAL's samples already in memory-mapped chunks were dropped, not
+    // appended again: only the open chunk's came from the WAL.
+    let replay = head.replay_stats();
+    assert_eq!(replay.samples + replay.dropped, 2000, "{replay:?}");
+    assert!(replay.samples < 120, "{replay:?}");
     // Truncation drops old chunks, checkpoints the WAL, and a reopen sees
     // the same data.
     let mint = 15_000 * 1500;

@@ -31,8 +31,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use model::{FloatHistogram, Histogram};
 use storage::{AppendError, Exemplar, Sample};
@@ -88,6 +88,9 @@ struct Create {
     refs: LabelRefs,
     hash: u64,
     chunks: Option<Vec<HeadChunkMeta>>,
+    /// With chunks: the page of [`Covered`] where the worker confirms
+    /// their newest time once the series is not an alias.
+    covered: Option<Arc<[AtomicI64]>>,
 }
 
 /// What a worker gets at once, in WAL order: its float samples, the other
@@ -181,7 +184,7 @@ impl Bounds {
     }
 }
 
-fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
+fn worker(head: &Head, rx: Receiver<Batch>, back: Sender<Batch>) -> WorkerStats {
     let mut w = Worker {
         head,
         ctx: ApplyCtx {
@@ -196,10 +199,10 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
         window_refs: (u64::MAX, 0),
         scratch: Vec::new(),
     };
-    for batch in rx {
-        let mut creates = batch.creates.into_iter();
+    for mut batch in rx {
+        let mut creates = batch.creates.drain(..);
         let mut done = 0;
-        for (at, item) in batch.items {
+        for (at, item) in batch.items.drain(..) {
             let at = at as usize;
             w.add_floats(&batch.floats[done..at]);
             done = at;
@@ -226,6 +229,10 @@ fn worker(head: &Head, rx: Receiver<Batch>) -> WorkerStats {
             }
         }
         w.add_floats(&batch.floats[done..]);
+        drop(creates);
+        // Emptied, back to the decoding thread for reuse.
+        batch.floats.clear();
+        let _ = back.send(batch);
     }
     w.flush_floats();
     // The series' references are dropped here, in parallel.
@@ -294,6 +301,9 @@ impl Worker<'_> {
             // In order, overlapping leftovers removed (`attachable`).
             if let Some(last) = cs.last() {
                 self.mmapped_maxt.insert(c.r, last.max_time);
+                if let Some(page) = &c.covered {
+                    page[(c.r % PAGE) as usize].store(last.max_time, Ordering::Relaxed);
+                }
             }
             let mut st = s.lock();
             for c in cs {
@@ -557,6 +567,46 @@ fn worker_count(head: &Head) -> usize {
     }
 }
 
+/// The newest memory-mapped sample time of each series a worker has
+/// created with chunks and found not to be an alias (its samples go to
+/// its own series, whose chunks are attached), in pages of 1024 shared
+/// between the decoding thread, which makes them, and the workers, which
+/// fill them in. The decoding thread drops float samples at or before it
+/// instead of routing them; a slot not filled in yet (`i64::MIN`) drops
+/// nothing, and the worker checks again by the series the sample resolves
+/// to. An alias's slot is never filled in: its samples must reach the
+/// first series.
+#[derive(Default)]
+struct Covered {
+    pages: Vec<Option<Arc<[AtomicI64]>>>,
+}
+
+impl Covered {
+    /// The page holding `r`'s slot, made if missing (`None` beyond the
+    /// paged references).
+    fn page(&mut self, r: u64) -> Option<Arc<[AtomicI64]>> {
+        if r >= MAX_PAGED {
+            return None;
+        }
+        let p = (r / PAGE) as usize;
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+        }
+        let page = self.pages[p]
+            .get_or_insert_with(|| (0..PAGE).map(|_| AtomicI64::new(i64::MIN)).collect());
+        Some(Arc::clone(page))
+    }
+
+    /// `r`'s confirmed newest memory-mapped time, `i64::MIN` if none.
+    #[inline]
+    fn get(&self, r: u64) -> i64 {
+        match self.pages.get((r / PAGE) as usize) {
+            Some(Some(p)) => p[(r % PAGE) as usize].load(Ordering::Relaxed),
+            _ => i64::MIN,
+        }
+    }
+}
+
 /// Routes decoded series and samples to workers.
 struct Router {
     txs: Vec<SyncSender<Batch>>,
@@ -573,6 +623,9 @@ struct Router {
     tombstones: Vec<record::RefTombstone>,
     /// Reused decode buffer of sample records.
     samples: Vec<record::RefSample>,
+    covered: Covered,
+    /// Batches the workers are done with.
+    recycled: Receiver<Batch>,
 }
 
 impl Router {
@@ -610,7 +663,8 @@ impl Router {
     }
 
     fn send(&mut self, w: usize) {
-        let b = std::mem::replace(&mut self.bufs[w], Batch::new());
+        let next = self.recycled.try_recv().unwrap_or_else(|_| Batch::new());
+        let b = std::mem::replace(&mut self.bufs[w], next);
         // A send fails only if the worker is gone (it panicked).
         let _ = self.txs[w].send(b);
     }
@@ -647,11 +701,14 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     let ws = std::thread::scope(|scope| -> Result<(Vec<WorkerStats>, Router, u64), Error> {
         let mut handles = Vec::with_capacity(n);
         let mut txs = Vec::with_capacity(n);
+        let (back, recycled) = channel::<Batch>();
         for _ in 0..n {
             let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE_CAPACITY);
             txs.push(tx);
-            handles.push(scope.spawn(move || worker(head, rx)));
+            let back = back.clone();
+            handles.push(scope.spawn(move || worker(head, rx, back)));
         }
+        drop(back);
         let mut router = Router {
             txs,
             bufs: (0..n).map(|_| Batch::new()).collect(),
@@ -660,6 +717,8 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             exemplars: Vec::new(),
             tombstones: Vec::new(),
             samples: Vec::new(),
+            covered: Covered::default(),
+            recycled,
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
             apply_record(head, rec, &mut router, &mut mmapped, stats)
@@ -810,11 +869,13 @@ fn apply_record(
                 } else {
                     mmapped.remove(&r).map(attachable)
                 };
+                let covered = chunks.as_ref().and_then(|_| router.covered.page(r));
                 router.push_create(Create {
                     r,
                     refs,
                     hash,
                     chunks,
+                    covered,
                 });
             }
         }
@@ -826,9 +887,14 @@ fn apply_record(
                 router.samples = out;
                 return bad(stats, e);
             }
+            let any_covered = !router.covered.pages.is_empty();
             for s in &out {
                 let r = s.series.0;
                 match router.owner(r) {
+                    // Already in a chunk of the series.
+                    Some(_) if any_covered && s.t.0 <= router.covered.get(r) => {
+                        stats.dropped += 1;
+                    }
                     Some(w) => router.push_float(
                         w,
                         FloatItem {

@@ -90,8 +90,24 @@ impl<'a> Dec<'a> {
     }
 
     /// Go's `binary.Uvarint`: at most 10 bytes, the 10th at most 1.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> Result<u64, DecodeError> {
+        // Fast paths: one or two bytes (sample deltas mostly are).
+        match self.b.get(self.pos..self.pos + 2) {
+            Some(&[b0, _]) if b0 < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b0))
+            }
+            Some(&[b0, b1]) if b1 < 0x80 => {
+                self.pos += 2;
+                Ok(u64::from(b0 & 0x7f) | (u64::from(b1) << 7))
+            }
+            _ => self.uvarint_long(),
+        }
+    }
+
+    #[inline(never)]
+    fn uvarint_long(&mut self) -> Result<u64, DecodeError> {
         let mut v: u64 = 0;
         let mut shift = 0u32;
         for i in 0..10 {
@@ -217,6 +233,20 @@ mod tests {
             i64::MIN,
             &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
         );
+    }
+
+    #[test]
+    fn varints_decode_with_bytes_after_them() {
+        // The one- and two-byte fast paths need a following byte to look at.
+        for v in [0u64, 1, 0x7f, 0x80, 0x3fff, 0x4000, 1 << 35, u64::MAX] {
+            let mut out = Vec::new();
+            put_uvarint(&mut out, v);
+            let n = out.len();
+            out.extend_from_slice(&[0x80, 0x7f]);
+            let mut d = Dec::new(&out, "test");
+            assert_eq!(d.uvarint().expect("decode"), v);
+            assert_eq!(d.remaining(), 2, "{v} takes {n} bytes");
+        }
     }
 
     #[test]
