@@ -24,6 +24,10 @@ Series per target = 40 * handlers + 1:
   fleet_cache_bytes{handler,cache}                             gauge     5 / handler
   fleet_build_info{version,zone,service}                       info      1 / target
 
+With --time-offset-ms every sample carries an explicit timestamp, the scrape's
+wall-clock time shifted by the offset (the WAL replay test uses it to make the
+scraped data cross a two-hour head chunk boundary at a chosen moment).
+
 The process exits by itself after --max-seconds (every load loop is bounded).
 """
 
@@ -120,11 +124,13 @@ class Target:
             f'fleet_build_info{{version="1.{idx % 7}.{idx % 3}",zone="eu-west-1{zone}",service="svc-{idx % 20}"}} 1\n'
         )
 
-    def render(self):
+    def render(self, ts_ms=None):
+        """One scrape's exposition; with `ts_ms`, every sample carries that timestamp."""
         g = self.g
         self.g += 1
+        nl = "\n" if ts_ms is None else f" {ts_ms}\n"
         out = [self.header]
-        out.extend([f"{p}{b + g * r}\n" for p, b, r in self.counter_prefix])
+        out.extend([f"{p}{b + g * r}{nl}" for p, b, r in self.counter_prefix])
         out.append("# HELP fleet_http_request_duration_seconds Request latency.\n"
                    "# TYPE fleet_http_request_duration_seconds histogram\n")
         # cumulative bucket shares (per mille), non-decreasing in le
@@ -132,12 +138,12 @@ class Target:
         for bs, s, c, scale in self.hist:
             total = scale * g + scale
             for bp, sh in zip(bs, shares):
-                out.append(f"{bp}{(g + 1) * (scale * sh // 1000)}\n")  # constant increment per scrape
-            out.append(f"{s}{total * 0.137:.3f}\n")
-            out.append(f"{c}{total}\n")
+                out.append(f"{bp}{(g + 1) * (scale * sh // 1000)}{nl}")  # constant increment per scrape
+            out.append(f"{s}{total * 0.137:.3f}{nl}")
+            out.append(f"{c}{total}{nl}")
         out.append("# HELP fleet_inflight_requests In-flight requests.\n# TYPE fleet_inflight_requests gauge\n")
-        out.extend([f"{p}{b + gauge_step(g, i)}\n" for i, (p, b) in enumerate(self.gauge_prefix)])
-        out.append(self.info)
+        out.extend([f"{p}{b + gauge_step(g, i)}{nl}" for i, (p, b) in enumerate(self.gauge_prefix)])
+        out.append(self.info if ts_ms is None else self.info[:-1] + nl)
         return "".join(out).encode()
 
 
@@ -161,7 +167,7 @@ def check_gauge_order(targets):
     print(f"gauge order: {len(first)} series, same ranking at different scrape counts")
 
 
-async def serve_target(target, reader, writer, stats):
+async def serve_target(target, reader, writer, stats, offset_ms):
     try:
         while True:
             # read request head (bounded)
@@ -174,7 +180,8 @@ async def serve_target(target, reader, writer, stats):
                 writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             else:
                 t0 = time.process_time()
-                body = target.render()
+                ts = None if offset_ms is None else int(time.time() * 1000) + offset_ms
+                body = target.render(ts)
                 stats["cpu"] += time.process_time() - t0
                 stats["scrapes"] += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
@@ -200,7 +207,8 @@ async def main_async(args):
     for i, t in enumerate(targets):
         port = args.base_port + i
         srv = await asyncio.start_server(
-            lambda r, w, t=t: serve_target(t, r, w, stats), "127.0.0.1", port, backlog=64)
+            lambda r, w, t=t: serve_target(t, r, w, stats, args.time_offset_ms), "127.0.0.1", port,
+            backlog=64)
         servers.append(srv)
     sys.stdout.write(f"ready {args.targets} targets x {series_per_target(args.handlers)} series "
                      f"on 127.0.0.1:{args.base_port}-{args.base_port + args.targets - 1}\n")
@@ -224,6 +232,8 @@ def main():
     ap.add_argument("--handlers", type=int, default=50, help="series per target = 40*handlers+1")
     ap.add_argument("--base-port", type=int, default=41000)
     ap.add_argument("--max-seconds", type=float, default=3600, help="exit after this long")
+    ap.add_argument("--time-offset-ms", type=int, default=None,
+                    help="give every sample an explicit timestamp: scrape time + this offset")
     ap.add_argument("--selftest", action="store_true", help="time rendering one round and exit")
     args = ap.parse_args()
     if args.selftest:

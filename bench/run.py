@@ -638,13 +638,14 @@ def measure_disk(key, base, data, samples_metric):
     return disk
 
 
-def start_fleet(sc, port, work):
+def start_fleet(sc, port, work, offset_ms=None):
     """A fresh fleet process (its targets' scrape counts start at 0); exits by itself after
-    one server's run at most."""
+    one server's run at most. With `offset_ms`, samples carry explicit timestamps shifted by it."""
     budget = sc["warmup"] + sc["measure"] + 1800
+    extra = [] if offset_ms is None else ["--time-offset-ms", str(offset_ms)]
     p = spawn([sys.executable, os.path.join(HERE, "fleet.py"), "--targets", str(sc["targets"]),
                "--handlers", str(sc["handlers"]), "--base-port", str(port),
-               "--max-seconds", str(budget)], os.path.join(work, "fleet.log"))
+               "--max-seconds", str(budget)] + extra, os.path.join(work, "fleet.log"))
     if not wait_until(lambda: all(not port_free(port + i) for i in (0, sc["targets"] - 1)), 60, 0.2):
         raise RuntimeError("fleet did not start")
     return p
@@ -766,27 +767,57 @@ def bench_server(key, sdef, sc, work, base_port_srv, expected_samples_per_scrape
     return res
 
 
-def bench_replay(defs, sc, work, port, runs, keep, new_fleet):
+# The head chunk range of the Prometheus that writes a "chunks" replay WAL (its hidden
+# --storage.tsdb.min-block-duration; 2 h by default): every head chunk is cut at a multiple of
+# it. Samples may not be more than half of it apart (older ones are out of bounds), and the
+# scrape loop's own series (`up`, ...) carry the wall-clock time, so the fleet's timestamps can
+# be shifted by at most a few minutes: a short range puts a boundary within reach.
+REPLAY_CHUNK_RANGE_S = 600
+
+
+def replay_time_offset_ms(span_s, now=None):
+    """An offset for the fleet's sample timestamps that puts a chunk boundary (a multiple of
+    REPLAY_CHUNK_RANGE_S) in the middle of a scrape of `span_s` seconds starting now (at most
+    half a range away from the wall clock)."""
+    now = time.time() if now is None else now
+    mid = now + span_s / 2
+    boundary = round(mid / REPLAY_CHUNK_RANGE_S) * REPLAY_CHUNK_RANGE_S
+    return int((boundary - mid) * 1000)
+
+
+def bench_replay(defs, sc, work, port, runs, keep, new_fleet, wal_kind="chunks"):
     """WAL replay of the same WAL by Prometheus and Ember.
 
     Prometheus scrapes the fleet for the scale's warm-up + window, then is
     SIGKILLed (no clean shutdown: the head lives only in wal/ and
     chunks_head/). Each server then starts `runs` times on a fresh copy of
     that directory; we time exec -> /-/ready and check that a query at a
-    timestamp inside the WAL sees every fleet series."""
+    timestamp inside the WAL sees every fleet series.
+
+    `wal_kind` "chunks" (a restart's usual state): the writing Prometheus runs with a head chunk
+    range of REPLAY_CHUNK_RANGE_S and the fleet's samples carry timestamps shifted so that they
+    cross a multiple of it halfway: every series' chunk is cut there and the first half of the
+    samples is in chunks_head/ as well as in the WAL (a replay skips those WAL samples). Both
+    servers then restart with their usual flags. "plain": default flags, wall-clock
+    timestamps; chunks_head/ stays empty unless the run happens to cross an even UTC hour."""
     base = f"http://127.0.0.1:{port}"
+    span = sc["warmup"] + sc["measure"]
+    offset_ms = replay_time_offset_ms(span) if wal_kind == "chunks" else 0
     src = os.path.join(work, "replay-src")
     shutil.rmtree(src, ignore_errors=True)
     os.makedirs(src)
     logpath = os.path.join(work, "replay.log")
-    log("== WAL replay: Prometheus writes the WAL")
-    fl = new_fleet()
-    p = spawn(defs["prometheus"]["cmd"](src), logpath)
+    log(f"== WAL replay: Prometheus writes the WAL ({wal_kind})")
+    fl = new_fleet(offset_ms if wal_kind == "chunks" else None)
+    writer = defs["prometheus"]["cmd"](src)
+    if wal_kind == "chunks":
+        writer.append(f"--storage.tsdb.min-block-duration={REPLAY_CHUNK_RANGE_S}s")
+    p = spawn(writer, logpath)
     try:
         if not wait_until(lambda: http_get(f"{base}/-/ready", 2)[0] == 200, 180, 0.1):
             raise RuntimeError(f"prometheus not ready (see {logpath})")
-        time.sleep(sc["warmup"] + sc["measure"])
-        t_chk = time.time() - 2 * sc["interval"]
+        time.sleep(span)
+        t_chk = time.time() + offset_ms / 1000 - 2 * sc["interval"]
         expect = query_scalar(base, "count(fleet_http_requests_total)", t_chk)
         samples = self_metrics(base, {"prometheus_tsdb_head_samples_appended_total"}).get(
             "prometheus_tsdb_head_samples_appended_total")
@@ -794,7 +825,8 @@ def bench_replay(defs, sc, work, port, runs, keep, new_fleet):
     finally:
         stop(p, signal.SIGKILL, timeout=60)
         stop(fl)
-    out = dict(wal_bytes=du(os.path.join(src, "wal")), chunks_head_bytes=du(os.path.join(src, "chunks_head")),
+    out = dict(wal_kind=wal_kind, time_offset_ms=offset_ms,
+               wal_bytes=du(os.path.join(src, "wal")), chunks_head_bytes=du(os.path.join(src, "chunks_head")),
                samples=samples, series=series, expected_count=expect, servers={})
     log(f"  WAL {out['wal_bytes'] / 2**20:.0f} MiB, {series} series, {samples} samples")
     # Runs alternate between the servers (P, E, P, E, ...): on a shared machine the noise
@@ -1261,7 +1293,12 @@ def md_replay(result):
     ps, es = r["servers"]["prometheus"], r["servers"]["ember"]
     fmt_s = lambda xs: ", ".join(f"{x:.2f}" if x is not None else "—" for x in xs)  # noqa: E731
     return ["## WAL replay (same WAL)", "",
-            f"Prometheus 2.42 scraped the fleet for {c['warmup'] + c['measure']:.0f} s and was SIGKILLed: "
+            f"Prometheus 2.42 scraped the fleet for {c['warmup'] + c['measure']:.0f} s and was SIGKILLed"
+            + (f" (with a head chunk range of {REPLAY_CHUNK_RANGE_S // 60} min, and the fleet's samples "
+               f"timestamped {r['time_offset_ms'] / 1000:+.0f} s off the wall clock so that they cross a "
+               "multiple of it halfway: every series' first chunk was cut there and written to chunks_head, "
+               "as after any full chunk in a longer run; both servers restarted with their usual flags)"
+               if r.get("wal_kind") == "chunks" else "") + ": "
             f"{(r['wal_bytes'] or 0) / 2**20:.0f} MiB of WAL + {(r['chunks_head_bytes'] or 0) / 2**20:.0f} MiB of "
             f"chunks_head, {r['series'] or 0:,.0f} series, {r['samples'] or 0:,.0f} samples. Each server then started "
             "on a fresh copy of that directory (files read once beforehand, so both find them in the page "
@@ -1373,6 +1410,9 @@ def main():
                     help="also time WAL replay: Prometheus writes a WAL (SIGKILL), both restart on copies of it")
     ap.add_argument("--replay-runs", type=int, default=3, help="restarts per server in the replay test")
     ap.add_argument("--replay-keep", metavar="DIR", help="keep a copy of Prometheus's data dir there (profiling)")
+    ap.add_argument("--replay-wal", choices=("chunks", "plain"), default="chunks",
+                    help="chunks: the scraped samples cross a 2 h head chunk boundary halfway, so chunks_head/ "
+                         "holds half of them (a restart's usual state); plain: wall-clock timestamps")
     ap.add_argument("--profile", action="store_true",
                     help="after Ember's timed queries: perf profiles of its ingestion and of each query "
                          "(in <out>/<date>-<scale>-profiles/, summarised in the report)")
@@ -1432,7 +1472,7 @@ def main():
         cfg = os.path.join(work, "scrape.yml")
         write_config(cfg, sc["targets"], fport, sc["interval"])
         log(f"fleet: {sc['targets']} targets x {spt} series on 127.0.0.1:{fport}+; servers on :{sport}; work {work}")
-        new_fleet = lambda: start_fleet(sc, fport, work)  # noqa: E731
+        new_fleet = lambda offset_ms=None: start_fleet(sc, fport, work, offset_ms)  # noqa: E731
         defs = server_defs(cfg, sport)
         for key in servers:
             fl = new_fleet()  # a fresh fleet per server: every server sees g = 0, 1, 2, ... per target
@@ -1441,7 +1481,8 @@ def main():
             finally:
                 stop(fl)
         if args.replay:
-            result["replay"] = bench_replay(defs, sc, work, sport, args.replay_runs, args.replay_keep, new_fleet)
+            result["replay"] = bench_replay(defs, sc, work, sport, args.replay_runs, args.replay_keep, new_fleet,
+                                            args.replay_wal)
     finally:
         kill_all()
         if not args.workdir:

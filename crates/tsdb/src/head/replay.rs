@@ -17,9 +17,11 @@
 //! metadata goes the same way; exemplars are added after the workers are
 //! done, and so are the series to the index's postings lists, in
 //! reference order. Float samples at or before the newest memory-mapped
-//! sample of the series they resolve to are dropped by the worker before
-//! its sort window (they are already in a chunk; others, by the ordinary
-//! order check). Nothing reads the head before replay ends, so the workers add
+//! sample of the series they resolve to are already in a chunk: the
+//! decoding thread drops them once the worker has confirmed the series is
+//! not an alias ([`Covered`]), the worker drops the rest before its sort
+//! window (others fail the ordinary order check). Batches are handed back
+//! for reuse. Nothing reads the head before replay ends, so the workers add
 //! series to its tables without the index lock that guards series
 //! creation elsewhere.
 //!
@@ -87,7 +89,8 @@ struct Create {
     r: u64,
     refs: LabelRefs,
     hash: u64,
-    chunks: Option<Vec<HeadChunkMeta>>,
+    /// Its first memory-mapped chunk in [`ChunkLists`], if it has any.
+    chunks: Option<u32>,
     /// With chunks: the page of [`Covered`] where the worker confirms
     /// their newest time once the series is not an alias.
     covered: Option<Arc<[AtomicI64]>>,
@@ -184,9 +187,16 @@ impl Bounds {
     }
 }
 
-fn worker(head: &Head, rx: Receiver<Batch>, back: Sender<Batch>) -> WorkerStats {
+fn worker(
+    head: &Head,
+    lists: &ChunkLists,
+    rx: Receiver<Batch>,
+    back: Sender<Batch>,
+) -> WorkerStats {
     let mut w = Worker {
         head,
+        lists,
+        series_chunks: Vec::new(),
         ctx: ApplyCtx {
             policy: head.policy,
             mapper: &head.mapper,
@@ -259,6 +269,9 @@ struct FloatItem {
 
 struct Worker<'a> {
     head: &'a Head,
+    lists: &'a ChunkLists,
+    /// A series' chunks being attached (reused).
+    series_chunks: Vec<HeadChunkMeta>,
     ctx: ApplyCtx<'a>,
     st: WorkerStats,
     /// The worker's own view of its series: no stripe lock or reference
@@ -297,8 +310,12 @@ impl Worker<'_> {
                 return;
             }
         };
-        if let Some(cs) = c.chunks {
-            // In order, overlapping leftovers removed (`attachable`).
+        if let Some(first) = c.chunks {
+            let mut cs = std::mem::take(&mut self.series_chunks);
+            cs.clear();
+            cs.extend(self.lists.series(first));
+            // In order, overlapping leftovers removed.
+            attachable(&mut cs);
             if let Some(last) = cs.last() {
                 self.mmapped_maxt.insert(c.r, last.max_time);
                 if let Some(page) = &c.covered {
@@ -306,7 +323,7 @@ impl Worker<'_> {
                 }
             }
             let mut st = s.lock();
-            for c in cs {
+            for c in &cs {
                 self.head
                     .metrics
                     .chunks_replayed
@@ -318,6 +335,8 @@ impl Worker<'_> {
                     maxt: c.max_time,
                 });
             }
+            drop(st);
+            self.series_chunks = cs;
         }
         self.known.insert(c.r, s);
     }
@@ -516,6 +535,45 @@ impl<T> RefPages<T> {
             .as_ref()
     }
 
+    #[inline]
+    fn get_mut(&mut self, r: u64) -> Option<&mut T> {
+        if r >= MAX_PAGED {
+            return self.far.get_mut(&r);
+        }
+        self.pages
+            .get_mut((r / PAGE) as usize)?
+            .as_mut()?
+            .get_mut((r % PAGE) as usize)?
+            .as_mut()
+    }
+
+    fn take(&mut self, r: u64) -> Option<T> {
+        if r >= MAX_PAGED {
+            return self.far.remove(&r);
+        }
+        self.pages
+            .get_mut((r / PAGE) as usize)?
+            .as_mut()?
+            .get_mut((r % PAGE) as usize)?
+            .take()
+    }
+
+    /// Calls `f` with every reference and its value (paged ones in
+    /// ascending order).
+    fn for_each(&self, mut f: impl FnMut(u64, &T)) {
+        for (i, page) in self.pages.iter().enumerate() {
+            let Some(page) = page else { continue };
+            for (slot, v) in page.iter().enumerate() {
+                if let Some(v) = v {
+                    f(i as u64 * PAGE + slot as u64, v);
+                }
+            }
+        }
+        for (r, v) in &self.far {
+            f(*r, v);
+        }
+    }
+
     fn insert(&mut self, r: u64, v: T) {
         if r >= MAX_PAGED {
             self.far.insert(r, v);
@@ -684,10 +742,8 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     let start = std::time::Instant::now();
     let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let mut stats = ReplayStats::default();
-    let mut mmapped: RefMap<Vec<HeadChunkMeta>> = RefMap::default();
-    for c in chunks.into_iter().filter(|c| !c.out_of_order) {
-        mmapped.entry(c.series_ref).or_default().push(c);
-    }
+    let (lists, mut heads) = ChunkLists::new(chunks);
+    let lists = &lists;
     if !head.opts.wal {
         return Ok(stats);
     }
@@ -706,7 +762,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE_CAPACITY);
             txs.push(tx);
             let back = back.clone();
-            handles.push(scope.spawn(move || worker(head, rx, back)));
+            handles.push(scope.spawn(move || worker(head, lists, rx, back)));
         }
         drop(back);
         let mut router = Router {
@@ -721,7 +777,7 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
             recycled,
         };
         let res = replay_dir(head, &dir, &mut stats, |head, rec, stats| {
-            apply_record(head, rec, &mut router, &mut mmapped, stats)
+            apply_record(head, rec, &mut router, (lists, &mut heads), stats)
         });
         let read_ms = ms(start);
         router.finish();
@@ -841,7 +897,7 @@ fn apply_record(
     head: &Head,
     (_src, rec): (ReplaySource, &[u8]),
     router: &mut Router,
-    mmapped: &mut RefMap<Vec<HeadChunkMeta>>,
+    (lists, heads): (&ChunkLists, &mut ChunkHeads),
     stats: &mut ReplayStats,
 ) {
     let bad = |stats: &mut ReplayStats, e: record::DecodeError| {
@@ -864,10 +920,12 @@ fn apply_record(
                 let labels = labels.packed();
                 let hash = labels.stable_hash();
                 let refs = postings.intern(labels);
-                let chunks = if mmapped.is_empty() {
+                // Handed out once: a series record repeated for the same
+                // reference creates nothing new.
+                let chunks = if lists.is_empty() {
                     None
                 } else {
-                    mmapped.remove(&r).map(attachable)
+                    heads.take(r)
                 };
                 let covered = chunks.as_ref().and_then(|_| router.covered.page(r));
                 router.push_create(Create {
@@ -986,9 +1044,9 @@ fn resolve(aliases: &RefMap<u64>, r: u64) -> u64 {
     aliases.get(&r).copied().unwrap_or(r)
 }
 
-/// A series' memory-mapped chunks in time order, without overlapping
+/// Puts a series' memory-mapped chunks in time order, without overlapping
 /// leftovers (a chunk starting at or before the end of the one before).
-fn attachable(mut cs: Vec<HeadChunkMeta>) -> Vec<HeadChunkMeta> {
+fn attachable(cs: &mut Vec<HeadChunkMeta>) {
     cs.sort_by_key(|c| (c.min_time, c.chunk_ref));
     let mut end: Option<i64> = None;
     cs.retain(|c| {
@@ -998,7 +1056,68 @@ fn attachable(mut cs: Vec<HeadChunkMeta>) -> Vec<HeadChunkMeta> {
         end = Some(c.max_time);
         true
     });
-    cs
+}
+
+/// End of a series' list in [`ChunkLists`].
+const NO_CHUNK: u32 = u32::MAX;
+
+/// The in-order chunks found in `chunks_head/`, each series' linked in
+/// file order (the workers walk a series' list; nothing is allocated per
+/// series). Shared, read-only, by the workers; the decoding thread hands
+/// out each series' first chunk once ([`ChunkHeads`]).
+struct ChunkLists {
+    chunks: Vec<HeadChunkMeta>,
+    /// The index of the next chunk of the same series, or `NO_CHUNK`.
+    next: Vec<u32>,
+}
+
+/// The first chunk of each series in [`ChunkLists`] not yet handed out.
+type ChunkHeads = RefPages<u32>;
+
+impl ChunkLists {
+    /// Links the in-order chunks of `all` by series.
+    fn new(all: Vec<HeadChunkMeta>) -> (ChunkLists, ChunkHeads) {
+        let mut chunks: Vec<HeadChunkMeta> = all.into_iter().filter(|c| !c.out_of_order).collect();
+        if chunks.len() >= NO_CHUNK as usize {
+            // Four billion chunks are far beyond any head; the rest are
+            // read back from the WAL.
+            tracing::warn!(
+                chunks = chunks.len(),
+                "too many head chunks; ignoring the rest"
+            );
+            chunks.truncate(NO_CHUNK as usize - 1);
+        }
+        let mut next = vec![NO_CHUNK; chunks.len()];
+        // Each series' first and last chunk so far.
+        let mut ends: RefPages<(u32, u32)> = RefPages::default();
+        for (i, c) in chunks.iter().enumerate() {
+            let i = i as u32;
+            match ends.get_mut(c.series_ref) {
+                Some((_, last)) => {
+                    next[*last as usize] = i;
+                    *last = i;
+                }
+                None => ends.insert(c.series_ref, (i, i)),
+            }
+        }
+        let mut heads = ChunkHeads::default();
+        ends.for_each(|r, &(first, _)| heads.insert(r, first));
+        (ChunkLists { chunks, next }, heads)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The chunks of the series whose list starts at `first`, in file order.
+    fn series(&self, first: u32) -> impl Iterator<Item = HeadChunkMeta> + '_ {
+        let mut i = first;
+        std::iter::from_fn(move || {
+            let c = *self.chunks.get(i as usize)?;
+            i = self.next[i as usize];
+            Some(c)
+        })
+    }
 }
 
 /// Adds the WAL's exemplars (series references resolved) in WAL order.
@@ -1074,7 +1193,7 @@ fn replay_wbl(head: &Head, stats: &mut ReplayStats) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FloatItem, attachable, sort_by_ref};
+    use super::{ChunkLists, FloatItem, attachable, sort_by_ref};
     use crate::chunkenc::Encoding;
     use crate::chunks::{ChunkDiskRef, HeadChunkMeta};
 
@@ -1092,17 +1211,55 @@ mod tests {
             encoding: Encoding::Xor,
             out_of_order: false,
         };
-        let got = attachable(vec![
-            c(3, 300, 399),
-            c(1, 0, 99),
-            c(2, 50, 500),
-            c(4, 100, 199),
-        ]);
+        let mut got = vec![c(3, 300, 399), c(1, 0, 99), c(2, 50, 500), c(4, 100, 199)];
+        attachable(&mut got);
         let spans: Vec<(i64, i64)> = got.iter().map(|c| (c.min_time, c.max_time)).collect();
         // (50, 500) starts inside (0, 99): a leftover, and its end must
         // not count as covered.
         assert_eq!(spans, [(0, 99), (100, 199), (300, 399)]);
-        assert!(attachable(Vec::new()).is_empty());
+        let mut none = Vec::new();
+        attachable(&mut none);
+        assert!(none.is_empty());
+    }
+
+    /// Chunks in file order come back grouped by series, each series'
+    /// in file order, out-of-order chunks left out, and a series' list is
+    /// handed out once.
+    #[test]
+    fn chunk_lists_group_chunks_by_series() {
+        let c = |series_ref: u64, n: u32, out_of_order: bool| HeadChunkMeta {
+            series_ref,
+            chunk_ref: ChunkDiskRef::new(1, n),
+            min_time: i64::from(n),
+            max_time: i64::from(n),
+            num_samples: 1,
+            encoding: Encoding::Xor,
+            out_of_order,
+        };
+        let far = 1u64 << 40;
+        let all = vec![
+            c(7, 1, false),
+            c(3, 2, false),
+            c(7, 3, true),
+            c(far, 4, false),
+            c(7, 5, false),
+            c(3, 6, false),
+            c(2000, 7, false),
+            c(7, 8, false),
+        ];
+        let (lists, mut heads) = ChunkLists::new(all);
+        let mut series = |r: u64| -> Option<Vec<u32>> {
+            let first = heads.take(r)?;
+            Some(lists.series(first).map(|c| c.min_time as u32).collect())
+        };
+        assert_eq!(series(7), Some(vec![1, 5, 8]));
+        assert_eq!(series(7), None, "handed out once");
+        assert_eq!(series(3), Some(vec![2, 6]));
+        assert_eq!(series(2000), Some(vec![7]));
+        assert_eq!(series(far), Some(vec![4]));
+        assert_eq!(series(4), None);
+        let (empty, _) = ChunkLists::new(vec![c(1, 1, true)]);
+        assert!(empty.is_empty());
     }
 
     /// The sort is stable and by reference whatever the span: tiny, dense
