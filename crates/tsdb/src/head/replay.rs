@@ -126,8 +126,6 @@ struct WorkerStats {
     dropped: u64,
     unknown: u64,
     chunks: u64,
-    /// Series added to the head's tables.
-    created: usize,
     /// Oldest and newest sample time applied.
     bounds: Bounds,
     /// The labels of the series the worker created, by reference (their
@@ -245,6 +243,8 @@ fn worker(
         let _ = back.send(batch);
     }
     w.flush_floats();
+    // Findable by reference from now on (in bulk: see `add_replayed`).
+    head.series.add_replayed(w.known.values());
     // The series' references are dropped here, in parallel.
     drop(w.known);
     w.st
@@ -300,7 +300,6 @@ impl Worker<'_> {
         let s = match self.head.series.insert_replayed(c.r, c.refs, c.hash) {
             Ok(s) => {
                 self.st.labels.insert(c.r, refs);
-                self.st.created += 1;
                 s
             }
             Err(first) => {
@@ -558,6 +557,15 @@ impl<T> RefPages<T> {
             .take()
     }
 
+    /// The values, paged ones in reference order.
+    fn values(&self) -> impl Iterator<Item = &T> + Clone {
+        self.pages
+            .iter()
+            .flatten()
+            .flat_map(|p| p.iter().flatten())
+            .chain(self.far.values())
+    }
+
     /// Calls `f` with every reference and its value (paged ones in
     /// ascending order).
     fn for_each(&self, mut f: impl FnMut(u64, &T)) {
@@ -800,7 +808,6 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
     }
     let mut aliases = HashMap::new();
     for w in ws.iter_mut() {
-        head.series.add_replayed(w.created);
         w.labels = RefPages::default();
         aliases.extend(w.aliases.drain());
     }

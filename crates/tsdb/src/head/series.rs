@@ -873,14 +873,36 @@ impl StripeSeries {
                 s
             }
         };
-        write(self.ref_stripe(r)).insert_unique(mix(r), Arc::clone(&s), |x| mix(x.series_ref));
-        // Counted by the caller ([`StripeSeries::add_replayed`]): the
-        // workers would share the counter's cache line for every series.
+        // Not findable by reference, nor counted, until the caller hands
+        // it to [`StripeSeries::add_replayed`].
         Ok(s)
     }
 
-    /// Counts `n` series added by [`StripeSeries::insert_replayed`].
-    pub(crate) fn add_replayed(&self, n: usize) {
+    /// Makes the series added by [`StripeSeries::insert_replayed`]
+    /// findable by reference, and counts them. In bulk at the end of a
+    /// replay worker: each reference table grows once to its final size
+    /// (growing insert by insert rehashed every table several times, each
+    /// rehash reading every series' reference from its memory), and the
+    /// workers do not share the counter's cache line for every series.
+    pub(crate) fn add_replayed<'a>(
+        &self,
+        series: impl Iterator<Item = &'a Arc<MemSeries>> + Clone,
+    ) {
+        let mut per_stripe = vec![0usize; self.refs.len()];
+        let mut n = 0;
+        for s in series.clone() {
+            per_stripe[(s.series_ref as usize) & self.mask] += 1;
+            n += 1;
+        }
+        for (stripe, &k) in self.refs.iter().zip(&per_stripe) {
+            if k > 0 {
+                write(stripe).reserve(k, |x| mix(x.series_ref));
+            }
+        }
+        for s in series {
+            let r = s.series_ref;
+            write(self.ref_stripe(r)).insert_unique(mix(r), Arc::clone(s), |x| mix(x.series_ref));
+        }
         self.len.fetch_add(n, Ordering::Relaxed);
     }
 
