@@ -151,20 +151,37 @@ fn build(compression: Compression, close: bool) -> Fixture {
 }
 
 /// Reads everything; the records before the first error and the error.
+/// Read again into one buffer (as the replay does), the same records
+/// come back and nothing of the damaged one is left in the buffer.
 fn read(dir: &Path) -> (Vec<Vec<u8>>, Option<Corruption>) {
     let mut r = Reader::open(dir).expect("reader");
     let mut got = Vec::new();
-    loop {
+    let err = loop {
         match r.next_record() {
             Ok(Some(rec)) => got.push(rec.to_vec()),
-            Ok(None) => return (got, None),
+            Ok(None) => break None,
             Err(Error::Corruption(c)) => {
                 assert_eq!(r.next_record().expect("after an error"), None);
-                return (got, Some(c));
+                break Some(c);
             }
             Err(e) => panic!("unexpected error: {e}"),
         }
-    }
+    };
+    let mut r = Reader::open(dir).expect("reader");
+    let mut buf = Vec::new();
+    let mut n = 0;
+    let err_again = loop {
+        match r.advance_into(&mut buf) {
+            Ok(true) => n += 1,
+            Ok(false) => break None,
+            Err(Error::Corruption(c)) => break Some(c),
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    };
+    assert_eq!(n, got.len());
+    assert_eq!(buf, got.concat(), "records gathered in one buffer");
+    assert_eq!(err_again, err);
+    (got, err)
 }
 
 /// Repairs after `c` and checks the log then reads exactly `want`, cleanly,

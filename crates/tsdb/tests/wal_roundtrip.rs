@@ -204,5 +204,20 @@ proptest! {
         let got = read_all(dir.path());
         prop_assert_eq!(got.len(), want.len());
         prop_assert!(got == want, "records differ");
+        // Gathered in one buffer after what it held, as the replay's reader
+        // thread does.
+        let mut r = Reader::open(dir.path()).expect("open reader");
+        let mut buf = b"held".to_vec();
+        let mut ends = vec![buf.len()];
+        while r.advance_into(&mut buf).expect("clean read") {
+            ends.push(buf.len());
+        }
+        prop_assert_eq!(&buf[..4], b"held");
+        let gathered: Vec<Vec<u8>> = ends.windows(2).map(|e| buf[e[0]..e[1]].to_vec()).collect();
+        prop_assert!(gathered == want, "gathered records differ");
+        // And through the replay's batches.
+        let mut replayed = Vec::new();
+        wal::replay(dir.path(), |_, rec| replayed.push(rec.to_vec())).expect("replay");
+        prop_assert!(replayed == want, "replayed records differ");
     }
 }

@@ -26,6 +26,8 @@ const FLUSH_BYTES: usize = 1 << 20;
 const REPLAY_QUEUE_CAPACITY: usize = 8;
 /// Size at which the replay reader hands a batch over.
 const REPLAY_BATCH_BYTES: usize = 1 << 20;
+/// Room a batch has past `REPLAY_BATCH_BYTES` for its last record.
+const REPLAY_BATCH_SLACK: usize = 1 << 16;
 
 /// What [`checkpoint()`] kept and dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -397,54 +399,59 @@ fn read_batches(
     tx: SyncSender<Result<Batch, Error>>,
     recycled: Receiver<Batch>,
 ) {
-    let fresh = |source, rec_len: usize| match recycled.try_recv() {
+    // A batch's source is set by its first record.
+    let fresh = || match recycled.try_recv() {
         Ok(mut b) => {
-            b.source = source;
             b.data.clear();
             b.ends.clear();
             b
         }
         Err(_) => Batch {
-            source,
-            data: Vec::with_capacity(REPLAY_BATCH_BYTES + rec_len),
+            source: ReplaySource::Segment { segment: 0 },
+            data: Vec::with_capacity(REPLAY_BATCH_BYTES + REPLAY_BATCH_SLACK),
             ends: Vec::new(),
         },
     };
+    // Sends a batch with records; false if the receiver is gone.
+    let send = |b: Batch| b.ends.is_empty() || tx.send(Ok(b)).is_ok();
     for (cp, mut reader) in plan {
-        let mut batch: Option<Batch> = None;
+        let mut b = fresh();
         loop {
-            match reader.advance() {
+            if b.data.len() >= REPLAY_BATCH_BYTES && !send(std::mem::replace(&mut b, fresh())) {
+                return;
+            }
+            // Records are read straight into the batch.
+            let start = b.data.len();
+            match reader.advance_into(&mut b.data) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    if let Some(b) = batch.take() {
-                        let _ = tx.send(Ok(b));
+                    if send(b) {
+                        let _ = tx.send(Err(e));
                     }
-                    let _ = tx.send(Err(e));
                     return;
                 }
             }
-            let rec = reader.record();
             let segment = reader.position().segment;
             let source = match cp {
                 Some(index) => ReplaySource::Checkpoint { index, segment },
                 None => ReplaySource::Segment { segment },
             };
-            if batch
-                .as_ref()
-                .is_some_and(|b| b.source != source || b.data.len() >= REPLAY_BATCH_BYTES)
-                && let Some(b) = batch.take()
-                && tx.send(Ok(b)).is_err()
-            {
-                return;
+            if b.ends.is_empty() {
+                b.source = source;
+            } else if b.source != source {
+                // The first record of a segment starts a batch of its own.
+                let mut next = fresh();
+                next.source = source;
+                next.data.extend_from_slice(&b.data[start..]);
+                b.data.truncate(start);
+                if !send(std::mem::replace(&mut b, next)) {
+                    return;
+                }
             }
-            let b = batch.get_or_insert_with(|| fresh(source, rec.len()));
-            b.data.extend_from_slice(rec);
             b.ends.push(b.data.len());
         }
-        if let Some(b) = batch.take()
-            && tx.send(Ok(b)).is_err()
-        {
+        if !send(b) {
             return;
         }
     }

@@ -124,6 +124,18 @@ impl Reader {
     /// Moves to the next record: `true` if there is one (see
     /// [`Reader::record`]), `false` at the clean end of the last segment.
     pub fn advance(&mut self) -> Result<bool, Error> {
+        let mut rec = std::mem::take(&mut self.rec);
+        rec.clear();
+        let r = self.advance_into(&mut rec);
+        self.rec = rec;
+        r
+    }
+
+    /// Like [`Reader::advance`], but appends the record to `out` (saving
+    /// a copy when records are gathered in a buffer); on an error `out`
+    /// is left as it was. [`Reader::record`] is then empty.
+    pub fn advance_into(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+        self.rec.clear();
         if self.done {
             return Ok(false);
         }
@@ -148,11 +160,15 @@ impl Reader {
                 self.next_segment += 1;
                 self.off = 0;
             }
-            match self.read_record() {
+            let base = out.len();
+            match self.read_record(out) {
                 Ok(Step::Record) => return Ok(true),
-                Ok(Step::EndOfSegment) => self.cur = None,
+                Ok(Step::EndOfSegment) => {
+                    out.truncate(base);
+                    self.cur = None;
+                }
                 Err(e) => {
-                    self.rec.clear();
+                    out.truncate(base);
                     self.done = true;
                     return Err(e);
                 }
@@ -203,8 +219,8 @@ impl Reader {
         })
     }
 
-    fn read_record(&mut self) -> Result<Step, Error> {
-        self.rec.clear();
+    /// Reads the next record, appending it to `out`.
+    fn read_record(&mut self, out: &mut Vec<u8>) -> Result<Step, Error> {
         self.compressed.clear();
         let mut in_record = false;
         let mut snappy = false;
@@ -307,11 +323,12 @@ impl Reader {
             if snappy {
                 self.compressed.extend_from_slice(&self.scratch[..len]);
             } else {
-                self.rec.extend_from_slice(&self.scratch[..len]);
+                out.extend_from_slice(&self.scratch[..len]);
             }
             if matches!(kind, Fragment::Full | Fragment::Last) {
                 if snappy {
-                    self.decompress().map_err(|r| self.corrupt(rec_start, r))?;
+                    self.decompress(out)
+                        .map_err(|r| self.corrupt(rec_start, r))?;
                 }
                 self.start = Position {
                     segment: self.segment_index(),
@@ -324,7 +341,9 @@ impl Reader {
         }
     }
 
-    fn decompress(&mut self) -> Result<(), CorruptionReason> {
+    /// Decompresses the record gathered in `compressed`, appending it to
+    /// `out`.
+    fn decompress(&mut self, out: &mut Vec<u8>) -> Result<(), CorruptionReason> {
         let n = snap::raw::decompress_len(&self.compressed)
             .map_err(|e| CorruptionReason::Snappy(e.to_string()))?;
         // Snappy expands at most ~22x (a 3-byte copy yields 64 bytes);
@@ -335,12 +354,13 @@ impl Reader {
                 self.compressed.len()
             )));
         }
-        self.rec.resize(n, 0);
+        let base = out.len();
+        out.resize(base + n, 0);
         let got = self
             .snappy
-            .decompress(&self.compressed, &mut self.rec)
+            .decompress(&self.compressed, &mut out[base..])
             .map_err(|e| CorruptionReason::Snappy(e.to_string()))?;
-        self.rec.truncate(got);
+        out.truncate(base + got);
         Ok(())
     }
 }
