@@ -15,7 +15,8 @@ use crate::value::{Matrix, Sample, Value};
 
 /// Engine settings. [`EngineOptions::default`] is Prometheus's defaults
 /// (lookback 5m, 50M samples, 2m timeout, 1m subquery step, `@` and negative
-/// offsets on, delayed name removal on).
+/// offsets on, delayed name removal off: Prometheus 3.x has it behind
+/// `--enable-feature=promql-delayed-name-removal`).
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
     /// How far back a sample counts as current for instant selectors.
@@ -31,7 +32,9 @@ pub struct EngineOptions {
     /// Allow negative offsets.
     pub enable_negative_offset: bool,
     /// Drop `__name__` at the end of evaluation rather than where a function
-    /// or operator changes the metric's meaning (Prometheus 3.x).
+    /// or operator changes the metric's meaning (Prometheus 3.x's
+    /// experimental `promql-delayed-name-removal`; upstream's PromQL test
+    /// scripts run with it).
     pub enable_delayed_name_removal: bool,
     /// Queries running at once; further queries wait. 0 for no limit.
     pub max_concurrency: usize,
@@ -48,7 +51,7 @@ impl Default for EngineOptions {
             default_subquery_step: Duration::from_secs(60),
             enable_at_modifier: true,
             enable_negative_offset: true,
-            enable_delayed_name_removal: true,
+            enable_delayed_name_removal: false,
             max_concurrency: 20,
             parser: Options::default(),
         }

@@ -5,7 +5,8 @@
 //! `(t - range, t]` and lookback `(t - 5m, t]`, staleness markers, `@` and
 //! `offset` (negative too), subqueries aligned like Prometheus's, every
 //! function and aggregation, vector matching, Kahan-compensated sums, delayed
-//! `__name__` removal, native histogram arithmetic, annotations with
+//! `__name__` removal (an option, off by default as in Prometheus 3.x),
+//! native histogram arithmetic, annotations with
 //! Prometheus's texts, and the limits (timeout, max samples, concurrency,
 //! cancellation) with per-query statistics.
 //!

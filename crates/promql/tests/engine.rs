@@ -70,6 +70,43 @@ fn errors_have_prometheus_texts() {
     );
 }
 
+/// Without delayed name removal (Prometheus 3.x's default) `rate` drops
+/// `__name__` at once, so a grouping by it sees none; with it, the name is
+/// still there for the grouping and the two groups collide once it goes.
+#[test]
+fn name_removal_is_immediate_unless_delayed() {
+    let q = "sum by (__name__) (rate(m[5m]))";
+    let r = Engine::new(EngineOptions::default())
+        .instant(&data(3), q, 500_000)
+        .expect("immediate removal: one group without a name");
+    let Value::Vector(v) = r.value else {
+        panic!("vector expected")
+    };
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].metric, Labels::empty());
+    let two = Mem(vec![
+        VecSeries::floats(
+            Labels::from_pairs([("__name__", "a"), ("i", "0")]),
+            (0..100).map(|k| (k * 10_000, k as f64)),
+        ),
+        VecSeries::floats(
+            Labels::from_pairs([("__name__", "b"), ("i", "0")]),
+            (0..100).map(|k| (k * 10_000, k as f64)),
+        ),
+    ]);
+    let delayed = EngineOptions {
+        enable_delayed_name_removal: true,
+        ..EngineOptions::default()
+    };
+    let e = Engine::new(delayed)
+        .instant(&two, "sum by (__name__, i) (rate({i=\"0\"}[5m]))", 500_000)
+        .expect_err("delayed removal: two groups end with the same labels");
+    assert_eq!(
+        e.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+}
+
 #[test]
 fn instant_and_range() {
     let e = Engine::new(EngineOptions::default());

@@ -123,6 +123,10 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
         max_samples: flags.query_max_samples,
         timeout: Duration::from_millis(flags.query_timeout.as_millis()),
         max_concurrency: 0,
+        enable_delayed_name_removal: flags
+            .enable_feature
+            .iter()
+            .any(|f| f == "promql-delayed-name-removal"),
         ..promql::EngineOptions::default()
     }));
     let mut api = web::Api::new(late_head.clone(), engine);
