@@ -40,15 +40,22 @@ impl BitWriter {
         self.bytes
     }
 
-    /// Appends a byte to the vector, growing it by a quarter (at least 8
-    /// bytes) rather than doubling: open head chunks are most of a head's
-    /// memory and their final size is unknown, so doubling would leave a
-    /// third of it unused on average.
+    /// Makes room for `n` more bytes, growing the vector by a quarter (at
+    /// least 8 bytes, at least `n`) rather than doubling: open head chunks
+    /// are most of a head's memory and their final size is unknown, so
+    /// doubling would leave a third of it unused on average.
+    #[inline]
+    fn room_for(&mut self, n: usize) {
+        if self.bytes.capacity() - self.bytes.len() < n {
+            self.bytes
+                .reserve_exact((self.bytes.len() / 4).max(8).max(n));
+        }
+    }
+
+    /// Appends a byte to the vector.
     #[inline]
     fn push(&mut self, b: u8) {
-        if self.bytes.len() == self.bytes.capacity() {
-            self.bytes.reserve_exact((self.bytes.len() / 4).max(8));
-        }
+        self.room_for(1);
         self.bytes.push(b);
     }
 
@@ -89,11 +96,7 @@ impl BitWriter {
         if nbits > 0 {
             // The rest in whole bytes, room made once.
             let n = (nbits as usize).div_ceil(8);
-            let room = self.bytes.capacity() - self.bytes.len();
-            if room < n {
-                self.bytes
-                    .reserve_exact((self.bytes.len() / 4).max(8).max(n));
-            }
+            self.room_for(n);
             self.bytes.extend_from_slice(&v.to_be_bytes()[..n]);
             self.free = (n as u32 * 8 - nbits) as u8;
         }

@@ -536,27 +536,28 @@ impl<T> RefPages<T> {
             .as_ref()
     }
 
+    /// The slot of a paged reference (below `MAX_PAGED`), if its page exists.
+    #[inline]
+    fn slot_mut(&mut self, r: u64) -> Option<&mut Option<T>> {
+        self.pages
+            .get_mut((r / PAGE) as usize)?
+            .as_mut()?
+            .get_mut((r % PAGE) as usize)
+    }
+
     #[inline]
     fn get_mut(&mut self, r: u64) -> Option<&mut T> {
         if r >= MAX_PAGED {
             return self.far.get_mut(&r);
         }
-        self.pages
-            .get_mut((r / PAGE) as usize)?
-            .as_mut()?
-            .get_mut((r % PAGE) as usize)?
-            .as_mut()
+        self.slot_mut(r)?.as_mut()
     }
 
     fn take(&mut self, r: u64) -> Option<T> {
         if r >= MAX_PAGED {
             return self.far.remove(&r);
         }
-        self.pages
-            .get_mut((r / PAGE) as usize)?
-            .as_mut()?
-            .get_mut((r % PAGE) as usize)?
-            .take()
+        self.slot_mut(r)?.take()
     }
 
     /// The values, paged ones in reference order.
@@ -566,22 +567,6 @@ impl<T> RefPages<T> {
             .flatten()
             .flat_map(|p| p.iter().flatten())
             .chain(self.far.values())
-    }
-
-    /// Calls `f` with every reference and its value (paged ones in
-    /// ascending order).
-    fn for_each(&self, mut f: impl FnMut(u64, &T)) {
-        for (i, page) in self.pages.iter().enumerate() {
-            let Some(page) = page else { continue };
-            for (slot, v) in page.iter().enumerate() {
-                if let Some(v) = v {
-                    f(i as u64 * PAGE + slot as u64, v);
-                }
-            }
-        }
-        for (r, v) in &self.far {
-            f(*r, v);
-        }
     }
 
     fn insert(&mut self, r: u64, v: T) {
@@ -934,7 +919,7 @@ fn apply_record(
                 let chunks = if lists.is_empty() {
                     None
                 } else {
-                    heads.take(r)
+                    heads.take(r).map(|(first, _)| first)
                 };
                 let covered = chunks.as_ref().and_then(|_| router.covered.page(r));
                 router.push_create(Create {
@@ -1080,8 +1065,9 @@ struct ChunkLists {
     next: Vec<u32>,
 }
 
-/// The first chunk of each series in [`ChunkLists`] not yet handed out.
-type ChunkHeads = RefPages<u32>;
+/// The first and last chunk of each series in [`ChunkLists`] not yet
+/// handed out.
+type ChunkHeads = RefPages<(u32, u32)>;
 
 impl ChunkLists {
     /// Links the in-order chunks of `all` by series.
@@ -1097,20 +1083,17 @@ impl ChunkLists {
             chunks.truncate(NO_CHUNK as usize - 1);
         }
         let mut next = vec![NO_CHUNK; chunks.len()];
-        // Each series' first and last chunk so far.
-        let mut ends: RefPages<(u32, u32)> = RefPages::default();
+        let mut heads = ChunkHeads::default();
         for (i, c) in chunks.iter().enumerate() {
             let i = i as u32;
-            match ends.get_mut(c.series_ref) {
+            match heads.get_mut(c.series_ref) {
                 Some((_, last)) => {
                     next[*last as usize] = i;
                     *last = i;
                 }
-                None => ends.insert(c.series_ref, (i, i)),
+                None => heads.insert(c.series_ref, (i, i)),
             }
         }
-        let mut heads = ChunkHeads::default();
-        ends.for_each(|r, &(first, _)| heads.insert(r, first));
         (ChunkLists { chunks, next }, heads)
     }
 
@@ -1258,7 +1241,7 @@ mod tests {
         ];
         let (lists, mut heads) = ChunkLists::new(all);
         let mut series = |r: u64| -> Option<Vec<u32>> {
-            let first = heads.take(r)?;
+            let (first, _) = heads.take(r)?;
             Some(lists.series(first).map(|c| c.min_time as u32).collect())
         };
         assert_eq!(series(7), Some(vec![1, 5, 8]));
