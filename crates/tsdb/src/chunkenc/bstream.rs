@@ -84,21 +84,28 @@ impl BitWriter {
             if let Some(last) = self.bytes.last_mut() {
                 *last |= (v >> (64 - free)) as u8;
             }
-            if nbits < free {
+            if nbits <= free {
                 self.free = (free - nbits) as u8;
                 return;
             }
-            // nbits >= free: the last byte is now full.
-            v = v.checked_shl(free).unwrap_or(0);
+            // The last byte is now full (free < 8, so the shift is in range).
+            v <<= free;
             nbits -= free;
-            self.free = 0;
         }
-        if nbits > 0 {
-            // The rest in whole bytes, room made once.
-            let n = (nbits as usize).div_ceil(8);
+        // The rest in whole bytes (the unused low bits of the new last byte
+        // are zero).
+        let n = nbits.div_ceil(8) as usize;
+        self.free = (n as u32 * 8 - nbits) as u8;
+        let len = self.bytes.len();
+        if self.bytes.capacity() - len >= 8 {
+            // All eight stored at once (a fixed-size store, not a copy of a
+            // variable length), then the length cut back to the `n` bytes
+            // the bits reach; the growth policy never sees the other ones.
+            self.bytes.extend_from_slice(&v.to_be_bytes());
+            self.bytes.truncate(len + n);
+        } else {
             self.room_for(n);
             self.bytes.extend_from_slice(&v.to_be_bytes()[..n]);
-            self.free = (n as u32 * 8 - nbits) as u8;
         }
     }
 

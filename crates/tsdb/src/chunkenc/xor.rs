@@ -31,24 +31,27 @@ pub(crate) fn xor_write(
         w.write_bit(false);
         return;
     }
-    w.write_bit(true);
-    // Leading zeros are stored in 5 bits, so they are capped at 31.
+    // Control bits and payload go in as few writes as fit in 64 bits.
     let new_leading = (delta.leading_zeros() as u8).min(31);
     let new_trailing = delta.trailing_zeros() as u8;
     if *leading != 0xff && new_leading >= *leading && new_trailing >= *trailing {
         // Reuse the window: `10` + the significant bits.
-        w.write_bit(false);
         let sig = 64 - u32::from(*leading) - u32::from(*trailing);
-        w.write_bits(delta >> *trailing, sig);
+        let bits = delta >> *trailing;
+        if sig <= 62 {
+            w.write_bits((0b10 << sig) | bits, sig + 2);
+        } else {
+            w.write_bits(0b10, 2);
+            w.write_bits(bits, sig);
+        }
         return;
     }
     *leading = new_leading;
     *trailing = new_trailing;
     // New window: `11` + 5 bits leading + 6 bits significant (64 -> 0).
-    w.write_bit(true);
-    w.write_bits(u64::from(new_leading), 5);
     let sig = 64 - u32::from(new_leading) - u32::from(new_trailing);
-    w.write_bits(u64::from(sig & 63), 6);
+    let head = (0b11 << 11) | (u64::from(new_leading) << 6) | u64::from(sig & 63);
+    w.write_bits(head, 13);
     w.write_bits(delta >> new_trailing, sig);
 }
 
@@ -219,17 +222,16 @@ impl XorChunk {
             _ => {
                 t_delta = t.wrapping_sub(self.state.t) as u64;
                 let dod = t_delta.wrapping_sub(self.state.t_delta) as i64;
+                // Control bits and value in one write.
+                let field = |ctl: u64, n: u32| (ctl << n) | (dod as u64 & ((1 << n) - 1));
                 if dod == 0 {
                     self.w.write_bit(false);
                 } else if bit_range(dod, 14) {
-                    self.w.write_bits(0b10, 2);
-                    self.w.write_bits(dod as u64, 14);
+                    self.w.write_bits(field(0b10, 14), 16);
                 } else if bit_range(dod, 17) {
-                    self.w.write_bits(0b110, 3);
-                    self.w.write_bits(dod as u64, 17);
+                    self.w.write_bits(field(0b110, 17), 20);
                 } else if bit_range(dod, 20) {
-                    self.w.write_bits(0b1110, 4);
-                    self.w.write_bits(dod as u64, 20);
+                    self.w.write_bits(field(0b1110, 20), 24);
                 } else {
                     self.w.write_bits(0b1111, 4);
                     self.w.write_bits(dod as u64, 64);

@@ -847,6 +847,9 @@ pub(crate) fn replay(head: &Head, chunks: Vec<HeadChunkMeta>) -> Result<ReplaySt
         applied_ms,
         indexed_ms,
         total_replay_ms = ms(start),
+        series = stats.series,
+        samples = stats.samples,
+        dropped = stats.dropped,
         "WAL replay completed"
     );
     if stats.unknown_refs > 0 {
