@@ -1391,10 +1391,17 @@ fn same_shape_top(p: &Resp, e: &Resp) -> Result<(Value, Value), String> {
 
 /// Flags whose values legitimately differ between the two processes.
 /// Ember's flags that Prometheus does not have.
-const FLAGS_ONLY_EMBER: &[(&str, &str)] = &[(
-    "storage.tsdb.out-of-order-time-window",
-    "Ember's own flag; Prometheus sets the window only in the configuration file",
-)];
+const FLAGS_ONLY_EMBER: &[(&str, &str)] = &[
+    (
+        "storage.tsdb.out-of-order-time-window",
+        "Ember's own flag; Prometheus sets the window only in the configuration file",
+    ),
+    (
+        "storage.tsdb.no-lockfile",
+        "upstream Prometheus's flag (lock on by default); Debian's 2.42 patches it to \
+         `storage.tsdb.use-lockfile` (lock off by default), which Ember also accepts",
+    ),
+];
 
 const FLAG_VALUES_DIFFER: &[(&str, &str)] = &[
     (

@@ -70,6 +70,10 @@ pub struct DbOptions {
     pub max_block_duration: i64,
     /// Whether overlapping blocks are merged (vertical compaction).
     pub overlapping_compaction: bool,
+    /// Whether the directory is locked against a second process (a file
+    /// `lock` held with `flock`, as Prometheus does; off with its
+    /// `--storage.tsdb.no-lockfile`).
+    pub lockfile: bool,
 }
 
 impl Default for DbOptions {
@@ -80,6 +84,7 @@ impl Default for DbOptions {
             retention_size: 0,
             max_block_duration: DEFAULT_RETENTION / 10,
             overlapping_compaction: true,
+            lockfile: true,
         }
     }
 }
@@ -116,6 +121,15 @@ pub enum Error {
         ulid: Ulid,
         /// The cause.
         source: Box<block::Error>,
+    },
+    /// Another process holds the directory's lock file.
+    #[error(
+        "lock DB directory: {} is held by another process (a second Ember or Prometheus on the same storage.tsdb.path?)",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
     },
     /// A file-system operation failed.
     #[error("{op} {}: {source}", path.display())]
@@ -179,6 +193,51 @@ pub struct Db {
     /// Deleted intervals of head series, by labels.
     head_deleted: RwLock<HashMap<Labels, Vec<Interval>>>,
     metrics: DbMetrics,
+    /// The directory's lock, held while the database is open.
+    lock: Option<DirLock>,
+}
+
+/// The lock file `lock` in a database directory, held with an exclusive
+/// `flock` (what Prometheus takes, so neither opens a directory the other
+/// has open). A clean close removes the file; a crash leaves it, and the
+/// next open says so in `prometheus_tsdb_clean_start`.
+#[derive(Debug)]
+struct DirLock {
+    file: std::fs::File,
+    path: PathBuf,
+    /// Whether no lock file was left over from an earlier run.
+    clean: bool,
+}
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<DirLock, Error> {
+        let path = dir.join("lock");
+        let clean = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open lock file", &path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+        }
+        if !clean {
+            tracing::warn!(
+                path = %path.display(),
+                "a lock file from a previous run already existed (it was not shut down cleanly); it was replaced"
+            );
+        }
+        Ok(DirLock { file, path, clean })
+    }
+
+    /// Unlocks and removes the file.
+    fn release(self) {
+        let _ = std::fs::remove_file(&self.path);
+        drop(self.file);
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -201,6 +260,12 @@ impl Db {
     pub fn open(dir: impl AsRef<Path>, opts: DbOptions) -> Result<Db, Error> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        // Before anything in the directory is touched.
+        let dir_lock = if opts.lockfile {
+            Some(DirLock::acquire(&dir)?)
+        } else {
+            None
+        };
         remove_tmp_dirs(&dir)?;
         let head = Head::open(&dir, opts.head.clone())?;
         let db = Db {
@@ -212,6 +277,7 @@ impl Db {
             head_floor: AtomicI64::new(i64::MIN),
             head_deleted: RwLock::new(HashMap::new()),
             metrics: DbMetrics::default(),
+            lock: dir_lock,
         };
         {
             let _g = lock(&db.cmtx);
@@ -695,18 +761,38 @@ impl Db {
                 self.opts.retention_duration as f64 / 1000.0,
             ),
             MetricFamily::gauge(
+                "prometheus_tsdb_clean_start",
+                "-1: lockfile is disabled. 0: a lockfile from a previous execution was replaced. 1: lockfile creation was clean",
+                match &self.lock {
+                    None => -1.0,
+                    Some(l) => f64::from(u8::from(l.clean)),
+                },
+            ),
+            MetricFamily::gauge(
                 "prometheus_tsdb_lowest_timestamp",
                 "Lowest timestamp value stored in the database. The unit is decided by the library consumer.",
                 self.min_time().unwrap_or(i64::MAX) as f64,
+            ),
+            MetricFamily::gauge(
+                "prometheus_tsdb_lowest_timestamp_seconds",
+                "Lowest timestamp value stored in the database.",
+                // Whole seconds, as Prometheus divides.
+                (self.min_time().unwrap_or(i64::MAX) / 1000) as f64,
             ),
         ]);
         out.push(self.compaction_histogram());
         out
     }
 
-    /// Closes the head (flushing the WAL).
+    /// Closes the head (flushing the WAL), then releases and removes the
+    /// directory's lock file (left in place when the close failed).
     pub fn close(self) -> Result<(), Error> {
-        Ok(self.head.close()?)
+        let Db { head, lock, .. } = self;
+        head.close()?;
+        if let Some(l) = lock {
+            l.release();
+        }
+        Ok(())
     }
 }
 

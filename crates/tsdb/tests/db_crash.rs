@@ -125,6 +125,8 @@ fn opts(retention_size: u64) -> DbOptions {
         retention_size,
         max_block_duration: 9 * CHUNK_RANGE,
         overlapping_compaction: true,
+        // Each SIGKILL leaves the lock file; reopening must still work.
+        lockfile: true,
     }
 }
 

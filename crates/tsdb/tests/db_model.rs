@@ -147,6 +147,7 @@ fn opts() -> DbOptions {
         retention_size: 0,
         max_block_duration: 27 * RANGE,
         overlapping_compaction: true,
+        lockfile: true,
     }
 }
 

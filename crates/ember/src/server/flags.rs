@@ -68,6 +68,16 @@ pub(crate) struct Flags {
     #[arg(long = "storage.tsdb.out-of-order-time-window", value_parser = parse_duration)]
     pub(crate) out_of_order_time_window: Option<Duration>,
 
+    /// Do not create lockfile in data directory.
+    #[arg(long = "storage.tsdb.no-lockfile")]
+    pub(crate) no_lockfile: bool,
+
+    /// Debian's package spelling (its Prometheus locks only when asked):
+    /// accepted so its service arguments keep working; locking is already
+    /// the default.
+    #[arg(long = "storage.tsdb.use-lockfile", hide = true)]
+    pub(crate) use_lockfile: bool,
+
     /// Compress the WAL with snappy.
     #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) wal_compression: bool,

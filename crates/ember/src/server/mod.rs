@@ -357,5 +357,6 @@ fn db_options(flags: &Flags, cfg: &config::Config) -> DbOptions {
         retention_size: retention_size.unwrap_or(0),
         max_block_duration: max_block as i64,
         overlapping_compaction: true,
+        lockfile: !flags.no_lockfile || flags.use_lockfile,
     }
 }

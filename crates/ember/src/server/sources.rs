@@ -471,6 +471,7 @@ impl ws::StatusSource for Sources {
                 "storage.tsdb.wal-compression".into(),
                 f.wal_compression.to_string(),
             ),
+            ("storage.tsdb.no-lockfile".into(), f.no_lockfile.to_string()),
             (
                 "storage.tsdb.min-block-duration".into(),
                 f.min_block_duration.to_string(),
