@@ -208,6 +208,19 @@ pub fn write_head_block(
     maxt: i64,
     deleted: &HashMap<Labels, Vec<Interval>>,
 ) -> Result<Option<BlockMeta>, Error> {
+    write_head_block_observed(parent, head, mint, maxt, deleted, &mut |_| {})
+}
+
+/// [`write_head_block`], handing each chunk written to `observe` (the
+/// database's chunk statistics).
+pub fn write_head_block_observed(
+    parent: &Path,
+    head: &Head,
+    mint: i64,
+    maxt: i64,
+    deleted: &HashMap<Labels, Vec<Interval>>,
+    observe: &mut dyn FnMut(&ChunkData<'_>),
+) -> Result<Option<BlockMeta>, Error> {
     let q = head
         .querier(i64::MIN, i64::MAX)
         .map_err(|e| Error::Invalid(e.to_string()))?;
@@ -239,6 +252,7 @@ pub fn write_head_block(
                     max_time: c.maxt,
                 })
                 .collect();
+            chunks.iter().for_each(&mut *observe);
             b.add_series(s.labels(), &chunks)?;
             continue;
         }
@@ -247,6 +261,7 @@ pub fn write_head_block(
             samples.retain(|(t, _)| !is_deleted(ivs, *t));
         }
         let chunks = encode_samples(&samples).map_err(encode_err(s.labels()))?;
+        chunks.iter().for_each(&mut *observe);
         b.add_series(s.labels(), &chunks)?;
     }
     b.finish()

@@ -296,3 +296,129 @@ fn wholly_deleted_head_series_is_listed_until_compacted() {
     assert!(!db.blocks().is_empty());
     assert_eq!(listed(&db, 0, 6 * H, &m), Vec::<String>::new());
 }
+
+/// The value of the first series of the family `name`: a counter's or
+/// gauge's value, a histogram's or summary's (count, sum).
+fn metric(db: &Db, name: &str) -> (f64, f64) {
+    let families = db.metric_families();
+    let f = families
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no family {name}"));
+    match &f.metrics[0].value {
+        expfmt::MetricValue::Counter(c) => (c.value, 0.0),
+        expfmt::MetricValue::Gauge(v) => (*v, 0.0),
+        expfmt::MetricValue::Histogram(h) => (h.count, h.sum),
+        expfmt::MetricValue::Summary(s) => (s.count, s.sum),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn storage_self_metrics_follow_the_work_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.head.wal_segment_size = 64 * 1024;
+    let db = Db::open(dir.path(), o).unwrap();
+    fill(&db, 20, 0, 7 * H, 60_000);
+    let written = db.compact().unwrap();
+    assert!(!written.is_empty());
+    // Every chunk of the blocks cut from the head, observed once.
+    let chunks: u64 = written.iter().map(|m| m.stats.num_chunks).sum();
+    let samples: u64 = written.iter().map(|m| m.stats.num_samples).sum();
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_compaction_chunk_samples"),
+        (chunks as f64, samples as f64)
+    );
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_compaction_chunk_size_bytes").0,
+        chunks as f64
+    );
+    let (n, range_ms) = metric(&db, "prometheus_tsdb_compaction_chunk_range_seconds");
+    assert_eq!(n, chunks as f64);
+    // Chunks of 120 one-minute samples span 119 minutes, in milliseconds
+    // as Prometheus observes them.
+    assert!(
+        range_ms > 0.0 && range_ms <= chunks as f64 * 2.0 * H as f64,
+        "{range_ms}"
+    );
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_compaction_duration_seconds").0,
+        metric(&db, "prometheus_tsdb_compactions_total").0
+    );
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_compaction_populating_block").0,
+        0.0
+    );
+    // The head truncations checkpointed the WAL and fsynced its segments.
+    assert!(metric(&db, "prometheus_tsdb_wal_truncate_duration_seconds").0 >= 1.0);
+    assert!(metric(&db, "prometheus_tsdb_wal_fsync_duration_seconds").0 >= 1.0);
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_wal_truncations_failed_total").0,
+        0.0
+    );
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_checkpoint_deletions_failed_total").0,
+        0.0
+    );
+    // Queries load the blocks' indexes, and with them their symbol tables.
+    dump(&db, 0, 7 * H, &all());
+    assert!(metric(&db, "prometheus_tsdb_symbol_table_size_bytes").0 > 0.0);
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_lowest_timestamp_seconds").0,
+        0.0
+    );
+
+    // A tombstone cleanup is timed.
+    let m = vec![Matcher::new(MatchOp::Equal, "i", "1").unwrap()];
+    db.delete(0, H, &m).unwrap();
+    db.clean_tombstones().unwrap();
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_tombstone_cleanup_seconds").0,
+        1.0
+    );
+
+    // A block of other series over the same range as the first one: the
+    // merge is a vertical compaction.
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_vertical_compactions_total").0,
+        0.0
+    );
+    let other = tempfile::tempdir().unwrap();
+    let odb = Db::open(other.path(), opts()).unwrap();
+    let mut app = odb.appender();
+    for t in (0..5 * H).step_by(600_000) {
+        app.append(
+            None,
+            &Labels::from_pairs([("__name__", "other"), ("job", "j")]),
+            Timestamp(t),
+            Sample::Float(1.0),
+        )
+        .unwrap();
+    }
+    app.commit().unwrap();
+    let first = odb.compact().unwrap()[0].clone();
+    assert_eq!((first.min_time, first.max_time), (0, 2 * H));
+    odb.close().unwrap();
+    let name = first.ulid.to_string();
+    copy_dir(&other.path().join(&name), &dir.path().join(&name));
+    db.reload().unwrap();
+    db.compact().unwrap();
+    assert_eq!(
+        metric(&db, "prometheus_tsdb_vertical_compactions_total").0,
+        1.0
+    );
+    db.close().unwrap();
+}

@@ -147,6 +147,15 @@ impl Block {
         self.size.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Bytes of the index's symbol table held in memory (0 while the
+    /// index is not loaded).
+    pub fn symbol_table_size(&self) -> u64 {
+        match self.index.get() {
+            Some(Ok(ix)) => ix.symbol_table_size(),
+            _ => 0,
+        }
+    }
+
     /// The index, mapped on first use.
     pub fn index(&self) -> Result<&IndexReader, Error> {
         let path = self.dir.join("index");

@@ -117,6 +117,7 @@ impl Head {
                 w.next_segment()?;
             }
         }
+        let started = std::time::Instant::now();
         if let Some((first, last)) = wal::segments(&dir)? {
             // The last segment is the one being written.
             let last = last.saturating_sub(1);
@@ -150,12 +151,20 @@ impl Head {
                     return Err(e.into());
                 }
                 stats.checkpoint = Some(to);
-                stats.wal_segments_removed = wal::truncate(&dir, to + 1)?;
-                self.metrics.wal_truncations.fetch_add(1, Ordering::Relaxed);
-                wal::delete_checkpoints(&dir, to)?;
-                self.metrics
-                    .checkpoint_deletions
-                    .fetch_add(1, Ordering::Relaxed);
+                let m = &self.metrics;
+                m.wal_truncations.fetch_add(1, Ordering::Relaxed);
+                stats.wal_segments_removed = wal::truncate(&dir, to + 1).inspect_err(|_| {
+                    m.wal_truncations_failed.fetch_add(1, Ordering::Relaxed);
+                })?;
+                m.checkpoint_deletions.fetch_add(1, Ordering::Relaxed);
+                wal::delete_checkpoints(&dir, to).inspect_err(|_| {
+                    m.checkpoint_deletions_failed
+                        .fetch_add(1, Ordering::Relaxed);
+                })?;
+                // The whole truncation: checkpoint, segments, old checkpoints.
+                m.wal_truncate_runs.fetch_add(1, Ordering::Relaxed);
+                m.wal_truncate_us
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
         }
         self.truncate_wbl(mint)?;

@@ -34,7 +34,16 @@ pub struct HeadMetrics {
     pub(crate) checkpoint_creations: AtomicU64,
     pub(crate) checkpoint_creations_failed: AtomicU64,
     pub(crate) checkpoint_deletions: AtomicU64,
+    pub(crate) checkpoint_deletions_failed: AtomicU64,
     pub(crate) wal_truncations: AtomicU64,
+    pub(crate) wal_truncations_failed: AtomicU64,
+    /// WAL truncations (checkpoint, segment and checkpoint deletion) run,
+    /// and their total time in µs.
+    pub(crate) wal_truncate_runs: AtomicU64,
+    pub(crate) wal_truncate_us: AtomicU64,
+    /// Series found in the index but gone from the series tables when a
+    /// query looked them up (removed by a truncation in between).
+    pub(crate) series_not_found: AtomicU64,
     pub(crate) wal_corruptions: AtomicU64,
     pub(crate) mmap_chunk_corruptions: AtomicU64,
     pub(crate) replay_duration_ms: AtomicU64,
@@ -225,6 +234,16 @@ impl Head {
                 c(&m.checkpoint_deletions),
             ),
             counter(
+                "prometheus_tsdb_checkpoint_deletions_failed_total",
+                "Total number of checkpoint deletions that failed.",
+                c(&m.checkpoint_deletions_failed),
+            ),
+            counter(
+                "prometheus_tsdb_head_series_not_found_total",
+                "Total number of requests for series that were not found.",
+                c(&m.series_not_found),
+            ),
+            counter(
                 "prometheus_tsdb_wal_corruptions_total",
                 "Total number of WAL corruptions.",
                 c(&m.wal_corruptions),
@@ -248,9 +267,39 @@ impl Head {
         let wal = lock(&self.commit)
             .wal
             .as_ref()
-            .map(|w| (w.stats(), w.segment_index()));
-        if let Some((s, seg)) = wal {
+            .map(|w| (w.stats(), w.segment_index(), w.fsync_summary()));
+        if let Some((s, seg, fsync)) = wal {
             out.extend([
+                family(
+                    "prometheus_tsdb_wal_fsync_duration_seconds",
+                    "Duration of write log fsync.",
+                    MetricType::Summary,
+                    vec![Metric {
+                        labels: vec![],
+                        value: fsync,
+                        timestamp_ms: None,
+                    }],
+                ),
+                family(
+                    "prometheus_tsdb_wal_truncate_duration_seconds",
+                    "Duration of WAL truncation.",
+                    MetricType::Summary,
+                    vec![Metric {
+                        labels: vec![],
+                        value: MetricValue::Summary(Summary {
+                            count: c(&m.wal_truncate_runs) as f64,
+                            sum: c(&m.wal_truncate_us) as f64 / 1e6,
+                            quantiles: vec![],
+                            created_ms: None,
+                        }),
+                        timestamp_ms: None,
+                    }],
+                ),
+                counter(
+                    "prometheus_tsdb_wal_truncations_failed_total",
+                    "Total number of write log truncations that failed.",
+                    c(&m.wal_truncations_failed),
+                ),
                 counter(
                     "prometheus_tsdb_wal_page_flushes_total",
                     "Total number of page flushes.",

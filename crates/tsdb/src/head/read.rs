@@ -306,9 +306,11 @@ impl Head {
         'batches: for batch in refs.chunks(SELECT_BATCH) {
             let p = read(&self.postings);
             for &r in batch {
-                if let Some(s) = self.series.get_by_ref(r)
-                    && let Some(snap) = snapshot(&s, &p, &mut scratch, mint, maxt, &self.mapper)
-                {
+                let Some(s) = self.series.get_by_ref(r) else {
+                    self.series_not_found();
+                    continue;
+                };
+                if let Some(snap) = snapshot(&s, &p, &mut scratch, mint, maxt, &self.mapper) {
                     out.push(snap);
                     if !sorted && limit > 0 && out.len() >= limit {
                         break 'batches;
@@ -327,8 +329,21 @@ impl Head {
         let p = read(&self.postings);
         let refs = p.for_matchers(matchers);
         refs.into_iter()
-            .filter_map(|r| self.series.get_by_ref(r).map(|s| p.labels(&s.labels)))
+            .filter_map(|r| match self.series.get_by_ref(r) {
+                Some(s) => Some(p.labels(&s.labels)),
+                None => {
+                    self.series_not_found();
+                    None
+                }
+            })
             .collect()
+    }
+
+    /// Counts a series the index listed but the tables no longer hold.
+    fn series_not_found(&self) {
+        self.metrics
+            .series_not_found
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Exemplars in `[start, end]` of series matching any matcher set.

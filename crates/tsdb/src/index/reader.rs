@@ -247,6 +247,11 @@ impl IndexReader {
         &self.map
     }
 
+    /// Bytes of the symbol table kept in memory (its sampled offsets).
+    pub fn symbol_table_size(&self) -> u64 {
+        (self.symbols.samples.len() * std::mem::size_of::<u32>()) as u64
+    }
+
     /// The symbol table, in order.
     pub fn symbols(&self) -> impl Iterator<Item = Result<&str, Error>> + '_ {
         let start = self.symbols.base;

@@ -3,7 +3,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use expfmt::family::SummaryWindow;
 
 use super::segment::{self, Fragment, SNAPPY_FLAG, fsync_dir, segment_path};
 use super::{Compression, Error, HEADER_SIZE, Options, PAGE_SIZE};
@@ -59,6 +62,20 @@ pub struct Wal {
     /// The fsync of the previous segment, running in the background.
     pending_sync: Option<JoinHandle<Result<(), Error>>>,
     stats: WalStats,
+    /// Durations of segment fsyncs in seconds, background ones included
+    /// (`prometheus_tsdb_wal_fsync_duration_seconds`).
+    fsync_times: Arc<Mutex<SummaryWindow>>,
+}
+
+/// Fsyncs a segment file, recording how long it took.
+fn timed_fsync(file: &File, path: &Path, times: &Mutex<SummaryWindow>) -> Result<(), Error> {
+    let start = std::time::Instant::now();
+    let res = file.sync_all();
+    times
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .observe(start.elapsed().as_secs_f64());
+    res.map_err(Error::io("fsync segment", path))
 }
 
 impl std::fmt::Debug for Wal {
@@ -113,6 +130,7 @@ impl Wal {
             snappy: snap::raw::Encoder::new(),
             pending_sync: None,
             stats: WalStats::default(),
+            fsync_times: Arc::default(),
         };
         w.set_segment(file, index)?;
         Ok(w)
@@ -142,6 +160,15 @@ impl Wal {
     /// The counters so far.
     pub fn stats(&self) -> WalStats {
         self.stats
+    }
+
+    /// The segment fsyncs' durations as Prometheus's summary (quantiles
+    /// 0.5, 0.9 and 0.99 over the last ten minutes).
+    pub fn fsync_summary(&self) -> expfmt::MetricValue {
+        self.fsync_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .value(&[0.5, 0.9, 0.99])
     }
 
     /// The active segment and the byte offset up to which it is written.
@@ -334,10 +361,10 @@ impl Wal {
         self.stats.rotations += 1;
         self.stats.fsyncs += 2;
         let dir = self.dir.clone();
+        let times = Arc::clone(&self.fsync_times);
         self.pending_sync = Some(std::thread::spawn(move || {
             if let Some(f) = prev {
-                f.sync_all()
-                    .map_err(Error::io("fsync segment", &prev_path))?;
+                timed_fsync(&f, &prev_path, &times)?;
             }
             fsync_dir(&dir)
         }));
@@ -350,10 +377,11 @@ impl Wal {
         let Some(file) = self.file.as_ref() else {
             return Err(Error::Closed(self.dir.clone()));
         };
-        file.sync_all().map_err(Error::io(
-            "fsync segment",
-            segment_path(&self.dir, self.index),
-        ))?;
+        timed_fsync(
+            file,
+            &segment_path(&self.dir, self.index),
+            &self.fsync_times,
+        )?;
         self.stats.fsyncs += 1;
         Ok(())
     }
