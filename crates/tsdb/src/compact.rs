@@ -208,16 +208,17 @@ pub fn write_head_block(
     maxt: i64,
     deleted: &HashMap<Labels, Vec<Interval>>,
 ) -> Result<Option<BlockMeta>, Error> {
-    write_head_block_observed(parent, head, mint, maxt, deleted, &mut |_| {})
+    write_head_block_observed(parent, head, (mint, maxt, false), deleted, &mut |_| {})
 }
 
-/// [`write_head_block`], handing each chunk written to `observe` (the
-/// database's chunk statistics).
+/// [`write_head_block`] of `(mint, maxt, out_of_order)` — the last marks
+/// a block of out-of-order samples, as Prometheus's meta hint does —
+/// handing each chunk written to `observe` (the database's chunk
+/// statistics).
 pub fn write_head_block_observed(
     parent: &Path,
     head: &Head,
-    mint: i64,
-    maxt: i64,
+    (mint, maxt, out_of_order): (i64, i64, bool),
     deleted: &HashMap<Labels, Vec<Interval>>,
     observe: &mut dyn FnMut(&ChunkData<'_>),
 ) -> Result<Option<BlockMeta>, Error> {
@@ -234,7 +235,10 @@ pub fn write_head_block_observed(
     }
     drop(q);
     let series = head.select_series(mint, maxt - 1, true, 0, &[]);
-    let meta = BlockMeta::new(Ulid::now(), mint, maxt);
+    let mut meta = BlockMeta::new(Ulid::now(), mint, maxt);
+    if out_of_order {
+        meta.compaction.hints = vec![HINT_FROM_OUT_OF_ORDER.to_string()];
+    }
     let mut b = BlockBuilder::new(parent, meta, symbols.iter().map(String::as_str))?;
     for s in &series {
         // Fast path: the head's chunks lie inside the range and nothing is

@@ -455,6 +455,12 @@ impl Db {
         // head's minimum valid time to the last block's end).
         if let Some(maxt) = db.blocks().iter().map(|b| b.max_time()).max() {
             db.head_floor.store(maxt, Ordering::Relaxed);
+            // Out-of-order samples older than that (replayed from the
+            // write-behind log) are written to blocks before they leave.
+            {
+                let _g = lock(&db.cmtx);
+                db.compact_ooo_below_floor()?;
+            }
             if db.head.min_time().is_some_and(|t| t < maxt) {
                 db.head.truncate(maxt)?;
             } else {
@@ -639,6 +645,11 @@ impl Db {
 
     fn compact_locked(&self) -> Result<Vec<BlockMeta>, Error> {
         let mut written = Vec::new();
+        if self.head_compactable().is_some() {
+            // The head is about to be truncated: out-of-order samples older
+            // than the newest block go to blocks of their own first.
+            written.extend(self.compact_ooo_below_floor()?);
+        }
         while let Some((mint, maxt)) = self.head_compactable() {
             let start = Instant::now();
             let meta = self.write_head_range(&self.dir, mint, maxt)?;
@@ -694,6 +705,36 @@ impl Db {
         Ok(written)
     }
 
+    /// Writes the head's samples older than the newest block (accepted
+    /// out of order, within the window) as blocks of one chunk range each,
+    /// aligned like the head's; they overlap the blocks already there,
+    /// and vertical compaction merges them (Prometheus compacts its
+    /// out-of-order head the same way, when it compacts the head). A window
+    /// also holds the in-order samples of a chunk straddling the newest
+    /// block's end; merging drops those duplicates.
+    fn compact_ooo_below_floor(&self) -> Result<Vec<BlockMeta>, Error> {
+        let floor = self.head_floor.load(Ordering::Relaxed);
+        let Some(oldest) = self.head.ooo_min_time().filter(|&t| t < floor) else {
+            return Ok(Vec::new());
+        };
+        let range = self.opts.head.chunk_range;
+        let mut written = Vec::new();
+        let mut lo = oldest.div_euclid(range) * range;
+        while lo < floor {
+            let hi = (lo + range).min(floor);
+            let start = Instant::now();
+            let meta = self.write_head_block(&self.dir, (lo, hi, true))?;
+            if let Some(m) = meta {
+                self.note_compaction(start);
+                tracing::info!(ulid = %m.ulid, mint = m.min_time, maxt = m.max_time, duration = ?start.elapsed(), "write block of out-of-order samples");
+                written.push(m);
+            }
+            lo = hi;
+        }
+        self.reload_locked()?;
+        Ok(written)
+    }
+
     fn note_compaction(&self, start: Instant) {
         let m = &self.metrics;
         m.compactions.fetch_add(1, Ordering::Relaxed);
@@ -725,6 +766,16 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Option<BlockMeta>, Error> {
+        self.write_head_block(parent, (mint, maxt, false))
+    }
+
+    /// [`compact::write_head_block_observed`] with the head's deletions
+    /// and the chunk statistics.
+    fn write_head_block(
+        &self,
+        parent: &Path,
+        range: (i64, i64, bool),
+    ) -> Result<Option<BlockMeta>, Error> {
         let deleted = self
             .head_deleted
             .read()
@@ -735,8 +786,7 @@ impl Db {
         Ok(compact::write_head_block_observed(
             parent,
             &self.head,
-            mint,
-            maxt,
+            range,
             &deleted,
             &mut |c| {
                 m.chunk_size.observe(c.bytes.len() as f64);
@@ -836,7 +886,12 @@ impl Db {
             out.push(ulid);
         }
         if with_head && let (Some(lo), Some(hi)) = (self.head.min_time(), self.head.max_time()) {
-            let lo = lo.max(self.head_floor.load(Ordering::Relaxed));
+            // From the newest block's end, or from the oldest out-of-order
+            // sample older than that.
+            let floor = self.head_floor.load(Ordering::Relaxed);
+            let lo = lo
+                .max(floor)
+                .min(self.head.ooo_min_time().unwrap_or(i64::MAX));
             if lo <= hi
                 && let Some(m) = self.write_head_range(dir, lo, hi + 1)?
             {

@@ -422,3 +422,79 @@ fn storage_self_metrics_follow_the_work_done() {
     );
     db.close().unwrap();
 }
+
+#[test]
+fn out_of_order_samples_older_than_the_newest_block_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.head.out_of_order_time_window = 24 * H;
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    fill(&db, 2, 0, 7 * H, 60_000);
+    db.compact().unwrap();
+    let floor = db.blocks().last().unwrap().max_time();
+    assert_eq!(floor, 4 * H);
+    // Within the window, older than the newest block: accepted, as by
+    // Prometheus.
+    let late = [
+        (0, H + 30_000, -1.0),
+        (1, 3 * H + 30_000, -2.0),
+        (0, 5 * H + 30_000, -3.0),
+    ];
+    let mut app = db.appender();
+    for &(i, t, v) in &late {
+        app.append(None, &lbls(i), Timestamp(t), Sample::Float(v))
+            .unwrap();
+    }
+    app.commit().unwrap();
+    let want = |to: i64| {
+        let mut w = expected(2, 0, to, 60_000);
+        for &(i, t, v) in &late {
+            let s = &mut w
+                .iter_mut()
+                .find(|(l, _)| *l == lbls(i).to_string())
+                .unwrap()
+                .1;
+            s.push((t, v));
+            s.sort_by_key(|p| p.0);
+        }
+        w
+    };
+    assert_eq!(dump(&db, 0, 10 * H, &all()), want(7 * H));
+    // A restart replays them from the write-behind log and writes the ones
+    // below the newest block to blocks of their own before truncating.
+    drop(db);
+    let db = Db::open(dir.path(), o.clone()).unwrap();
+    assert_eq!(dump(&db, 0, 10 * H, &all()), want(7 * H));
+    let ooo: Vec<(i64, i64)> = db
+        .blocks()
+        .iter()
+        .filter(|b| b.meta().from_out_of_order())
+        .map(|b| (b.min_time(), b.max_time()))
+        .collect();
+    assert_eq!(ooo, [(0, 2 * H), (2 * H, 4 * H)], "Prometheus's hint");
+    // More data and a compaction: the overlapping blocks are merged.
+    fill(&db, 2, 7 * H, 10 * H, 60_000);
+    db.compact().unwrap();
+    assert_eq!(dump(&db, 0, 10 * H, &all()), want(10 * H));
+    let families = db.metric_families();
+    let vertical = families
+        .iter()
+        .find(|f| f.name == "prometheus_tsdb_vertical_compactions_total")
+        .unwrap();
+    assert!(
+        matches!(&vertical.metrics[0].value, expfmt::MetricValue::Counter(c) if c.value >= 1.0),
+        "{vertical:?}"
+    );
+    let ranges: Vec<(i64, i64)> = db
+        .blocks()
+        .iter()
+        .map(|b| (b.min_time(), b.max_time()))
+        .collect();
+    assert!(
+        ranges.windows(2).all(|w| w[0].1 <= w[1].0),
+        "overlaps left: {ranges:?}"
+    );
+    db.close().unwrap();
+    let db = Db::open(dir.path(), o).unwrap();
+    assert_eq!(dump(&db, 0, 10 * H, &all()), want(10 * H));
+}

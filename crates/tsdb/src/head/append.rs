@@ -428,14 +428,13 @@ impl HeadAppender<'_> {
                 None => p.series.lock().last_t(),
             };
             let t = s.t.0;
+            // Older than the series' newest sample, or older than the head
+            // may hold in order (before the newest block's end: even the
+            // first sample of a series goes out of order there, as in
+            // Prometheus, so that it is compacted before the head is cut).
             let kind = match last {
-                Some(l) if t < l => {
-                    if t >= min_ooo {
-                        1
-                    } else {
-                        2
-                    }
-                }
+                Some(l) if t < l => u8::from(t < min_ooo) + 1,
+                _ if t < self.min_valid_time => u8::from(t < min_ooo) + 1,
                 _ => 0,
             };
             if kind == 0 {

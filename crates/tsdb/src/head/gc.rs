@@ -44,6 +44,22 @@ impl Head {
         res
     }
 
+    /// The oldest out-of-order sample the head holds (`None` without an
+    /// out-of-order window, or when there is none): what the database
+    /// writes to blocks of their own before a truncation would drop it.
+    pub fn ooo_min_time(&self) -> Option<i64> {
+        if self.opts.out_of_order_time_window <= 0 {
+            return None;
+        }
+        let mut min = None::<i64>;
+        self.series.for_each(|s| {
+            if let Some(t) = s.lock().ooo_min_t() {
+                min = Some(min.map_or(t, |m| m.min(t)));
+            }
+        });
+        min
+    }
+
     /// Removes series without samples (e.g. created by rolled-back
     /// batches) and chunks before `mint`, without touching the logs.
     pub fn gc(&self, mint: i64) -> TruncateStats {

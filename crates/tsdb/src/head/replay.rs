@@ -1154,6 +1154,10 @@ fn replay_wbl(head: &Head, stats: &mut ReplayStats) -> Result<(), Error> {
         ooo_cap: head.opts.out_of_order_cap,
     };
     let mut seg_maxt = BTreeMap::new();
+    // References the WAL gave a label set again after an earlier one (a
+    // series that left the head and came back) resolve to that one's
+    // series, as the WAL's own samples do.
+    let aliases = lock(&head.wal_aliases).clone();
     replay_dir(head, &dir, stats, |head, (src, rec), stats| {
         if RecordType::of(rec) != RecordType::Samples {
             return;
@@ -1168,8 +1172,17 @@ fn replay_wbl(head: &Head, stats: &mut ReplayStats) -> Result<(), Error> {
             let e = seg_maxt.entry(segment).or_insert(i64::MIN);
             *e = (*e).max(m);
         }
+        // A reference the write-behind log still names is never handed to
+        // a new series, even if its series left the head (and the WAL's
+        // checkpoint dropped its record): a later replay would give the
+        // new series the old one's samples.
+        if let Some(m) = out.iter().map(|s| s.series.0).max() {
+            head.next_ref
+                .fetch_max(m.saturating_add(1), Ordering::Relaxed);
+        }
         for s in out {
-            let Some(ms) = head.series.get_by_ref(s.series.0) else {
+            let r = aliases.get(&s.series.0).copied().unwrap_or(s.series.0);
+            let Some(ms) = head.series.get_by_ref(r) else {
                 stats.unknown_refs += 1;
                 continue;
             };

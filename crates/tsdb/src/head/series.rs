@@ -387,12 +387,16 @@ impl SeriesState {
             .first()
             .map(|c| c.mint)
             .or(self.head.as_ref().map(|h| h.mint));
-        let b = self.ooo().and_then(|o| {
+        a.into_iter().chain(self.ooo_min_t()).min()
+    }
+
+    /// The oldest out-of-order sample.
+    pub(crate) fn ooo_min_t(&self) -> Option<i64> {
+        self.ooo().and_then(|o| {
             let c = o.chunks.iter().map(|c| c.mint).min();
             let d = o.buf.first().map(|s| s.0);
             c.into_iter().chain(d).min()
-        });
-        a.into_iter().chain(b).min()
+        })
     }
 
     /// The newest in-order sample, decoded.
