@@ -714,13 +714,15 @@ impl Db {
     /// block's end; merging drops those duplicates.
     fn compact_ooo_below_floor(&self) -> Result<Vec<BlockMeta>, Error> {
         let floor = self.head_floor.load(Ordering::Relaxed);
-        let Some(oldest) = self.head.ooo_min_time().filter(|&t| t < floor) else {
-            return Ok(Vec::new());
-        };
         let range = self.opts.head.chunk_range;
+        // Only the windows that hold such samples: one late sample from
+        // long ago is one block, not one per range since then.
+        let windows = self.head.ooo_windows_before(floor, range);
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut written = Vec::new();
-        let mut lo = oldest.div_euclid(range) * range;
-        while lo < floor {
+        for lo in windows {
             let hi = (lo + range).min(floor);
             let start = Instant::now();
             let meta = self.write_head_block(&self.dir, (lo, hi, true))?;
@@ -729,7 +731,6 @@ impl Db {
                 tracing::info!(ulid = %m.ulid, mint = m.min_time, maxt = m.max_time, duration = ?start.elapsed(), "write block of out-of-order samples");
                 written.push(m);
             }
-            lo = hi;
         }
         self.reload_locked()?;
         Ok(written)
@@ -889,9 +890,12 @@ impl Db {
             // From the newest block's end, or from the oldest out-of-order
             // sample older than that.
             let floor = self.head_floor.load(Ordering::Relaxed);
-            let lo = lo
-                .max(floor)
-                .min(self.head.ooo_min_time().unwrap_or(i64::MAX));
+            let oldest_ooo = self
+                .head
+                .ooo_windows_before(floor, self.opts.head.chunk_range)
+                .first()
+                .copied();
+            let lo = lo.max(floor).min(oldest_ooo.unwrap_or(i64::MAX));
             if lo <= hi
                 && let Some(m) = self.write_head_range(dir, lo, hi + 1)?
             {

@@ -498,3 +498,29 @@ fn out_of_order_samples_older_than_the_newest_block_are_kept() {
     let db = Db::open(dir.path(), o).unwrap();
     assert_eq!(dump(&db, 0, 10 * H, &all()), want(10 * H));
 }
+
+#[test]
+fn one_late_sample_from_long_ago_is_one_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.head.out_of_order_time_window = 400 * 24 * H;
+    let db = Db::open(dir.path(), o).unwrap();
+    let year = 365 * 24 * H;
+    fill(&db, 2, year, year + 7 * H, 60_000);
+    db.compact().unwrap();
+    let mut app = db.appender();
+    app.append(None, &lbls(0), Timestamp(H), Sample::Float(42.0))
+        .unwrap();
+    app.commit().unwrap();
+    fill(&db, 2, year + 7 * H, year + 10 * H, 60_000);
+    let written = db.compact().unwrap();
+    let ooo: Vec<(i64, i64)> = written
+        .iter()
+        .filter(|m| m.from_out_of_order())
+        .map(|m| (m.min_time, m.max_time))
+        .collect();
+    assert_eq!(ooo, [(0, 2 * H)], "one block for the one window");
+    let m = vec![Matcher::new(MatchOp::Equal, "i", "0").unwrap()];
+    assert_eq!(dump(&db, 0, 2 * H, &m)[0].1, [(H, 42.0)]);
+    db.close().unwrap();
+}

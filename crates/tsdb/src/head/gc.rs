@@ -10,6 +10,7 @@
 //! and are deleted. WBL segments holding only samples before `mint` are
 //! deleted too.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use crate::record::HeadSeriesRef;
@@ -44,20 +45,22 @@ impl Head {
         res
     }
 
-    /// The oldest out-of-order sample the head holds (`None` without an
-    /// out-of-order window, or when there is none): what the database
-    /// writes to blocks of their own before a truncation would drop it.
-    pub fn ooo_min_time(&self) -> Option<i64> {
-        if self.opts.out_of_order_time_window <= 0 {
-            return None;
+    /// The starts of the `range`-wide windows (aligned to multiples of
+    /// `range`) that hold out-of-order samples older than `below`, the
+    /// newest block's end: what the database writes to blocks of their
+    /// own before a truncation would drop them. Empty without an
+    /// out-of-order window.
+    pub fn ooo_windows_before(&self, below: i64, range: i64) -> BTreeSet<i64> {
+        let mut out = BTreeSet::new();
+        if self.opts.out_of_order_time_window <= 0 || range <= 0 {
+            return out;
         }
-        let mut min = None::<i64>;
         self.series.for_each(|s| {
-            if let Some(t) = s.lock().ooo_min_t() {
-                min = Some(min.map_or(t, |m| m.min(t)));
-            }
+            s.lock().for_each_ooo_time_before(below, |t| {
+                out.insert(t.div_euclid(range) * range);
+            });
         });
-        min
+        out
     }
 
     /// Removes series without samples (e.g. created by rolled-back

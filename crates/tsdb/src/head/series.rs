@@ -390,6 +390,30 @@ impl SeriesState {
         a.into_iter().chain(self.ooo_min_t()).min()
     }
 
+    /// Calls `f` with the time of each out-of-order sample before
+    /// `below` (chunks decoded only when they reach below it).
+    pub(crate) fn for_each_ooo_time_before(&self, below: i64, mut f: impl FnMut(i64)) {
+        let Some(o) = self.ooo() else {
+            return;
+        };
+        o.buf
+            .iter()
+            .map(|s| s.0)
+            .filter(|&t| t < below)
+            .for_each(&mut f);
+        for c in o.chunks.iter().filter(|c| c.mint < below) {
+            if let Ok(mut it) = crate::chunkenc::XorIterator::new(&c.bytes) {
+                while it.next() == crate::chunkenc::ValueType::Float {
+                    let t = it.at_t();
+                    if t >= below {
+                        break;
+                    }
+                    f(t);
+                }
+            }
+        }
+    }
+
     /// The oldest out-of-order sample.
     pub(crate) fn ooo_min_t(&self) -> Option<i64> {
         self.ooo().and_then(|o| {
