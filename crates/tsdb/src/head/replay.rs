@@ -206,6 +206,7 @@ fn worker(
         // Reserved whole (untouched pages cost nothing): growing it by
         // doubling copied every sample about twice.
         floats: Vec::with_capacity(FLOAT_WINDOW),
+        created: 0,
         window_refs: (u64::MAX, 0),
         scratch: Vec::new(),
     };
@@ -257,7 +258,17 @@ fn worker(
 /// open chunk, both far apart in memory) with every sample; sorted by
 /// reference (stable, so each series keeps WAL order) the series are
 /// visited once per window, in the order they were allocated.
+///
+/// The window holds [`WINDOW_PER_SERIES`] samples per series the worker
+/// has, within these bounds: enough per series to pay for the visit, and
+/// no bigger, so that a WAL of few series and many samples is applied in
+/// windows that stay in the cache and start while the WAL is still being
+/// read (100k series scraped every second for 130 s: ready about 5%
+/// sooner than with the largest window always; 1M series get the largest,
+/// as before).
 const FLOAT_WINDOW: usize = 1 << 21;
+const MIN_FLOAT_WINDOW: usize = 1 << 19;
+const WINDOW_PER_SERIES: usize = 4;
 
 /// How many samples ahead of its turn a worker fetches a series' state.
 const SAMPLES_AHEAD: usize = 32;
@@ -286,6 +297,8 @@ struct Worker<'a> {
     /// same way, by the series they resolve to).
     mmapped_maxt: RefPages<i64>,
     floats: Vec<FloatItem>,
+    /// Series created so far (the window grows with them).
+    created: usize,
     /// The smallest and largest reference in `floats`.
     window_refs: (u64, u64),
     scratch: Vec<FloatItem>,
@@ -302,6 +315,7 @@ impl Worker<'_> {
         let s = match self.head.series.insert_replayed(c.r, c.refs, c.hash) {
             Ok(s) => {
                 self.st.labels.insert(c.r, refs);
+                self.created += 1;
                 s
             }
             Err(first) => {
@@ -351,7 +365,10 @@ impl Worker<'_> {
     /// Adds float samples to the window, applying it whenever it is full.
     fn add_floats(&mut self, mut fs: &[FloatItem]) {
         while !fs.is_empty() {
-            let n = fs.len().min(FLOAT_WINDOW - self.floats.len());
+            let window = (self.created * WINDOW_PER_SERIES)
+                .clamp(MIN_FLOAT_WINDOW, FLOAT_WINDOW)
+                .max(self.floats.len());
+            let n = fs.len().min(window - self.floats.len());
             let (now, rest) = fs.split_at(n);
             // The window's smallest and largest reference, for the sort.
             let (mut lo, mut hi) = self.window_refs;
@@ -369,7 +386,7 @@ impl Worker<'_> {
             }));
             self.st.dropped += (n - (self.floats.len() - before)) as u64;
             self.window_refs = (lo, hi);
-            if self.floats.len() >= FLOAT_WINDOW {
+            if self.floats.len() >= window {
                 self.flush_floats();
             }
             fs = rest;
