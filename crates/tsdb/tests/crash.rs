@@ -16,6 +16,9 @@
 //! A second test damages the WAL tail (truncation, garbage) and checks that
 //! a reopen keeps everything logged before the damage.
 
+mod common;
+
+use common::{Rng, mix};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -36,14 +39,6 @@ const CYCLES: usize = 32;
 /// Stop starting new cycles after this long (the test stays bounded on
 /// slow machines).
 const TIME_BUDGET: Duration = Duration::from_secs(50);
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
 
 fn series_labels(i: u64) -> Labels {
     Labels::from_pairs([
@@ -170,14 +165,6 @@ fn contents(head: &Head) -> BTreeMap<u64, BTreeMap<i64, u64>> {
         }
     }
     out
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        self.0 % n
-    }
 }
 
 /// Checks the head's contents against batches `0..acked` plus the optional

@@ -47,6 +47,9 @@
 //!   (not logged), so a crash before the next head compaction may bring
 //!   that data back: that part is not asserted.
 
+mod common;
+
+use common::{Rng, mix};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -74,14 +77,6 @@ const CYCLES: usize = 30;
 /// Stop starting new cycles after this long (the test stays bounded on
 /// slow machines).
 const TIME_BUDGET: Duration = Duration::from_secs(50);
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
 
 fn series_labels(i: u64) -> Labels {
     Labels::from_pairs([
@@ -540,14 +535,6 @@ impl State {
             }
         }
         flight_present
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        self.0 % n
     }
 }
 

@@ -19,6 +19,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Rng, mix};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -39,14 +42,6 @@ const COMPACT_EVERY: u64 = 3;
 const CYCLES: usize = 25;
 /// Stop starting new cycles after this long.
 const TIME_BUDGET: Duration = Duration::from_secs(40);
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
 
 fn labels(i: u64) -> Labels {
     Labels::from_pairs([
@@ -220,14 +215,6 @@ fn db_ooo_crash_writer_child_process() {
     let start: u64 = std::env::var(ENV_START).unwrap().parse().unwrap();
     let db = Db::open(&dir, opts()).expect("child: open");
     write_loop(&db, start, None, &mut std::io::stdout().lock());
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        self.0 % n
-    }
 }
 
 #[test]

@@ -110,3 +110,24 @@ pub fn http_post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -
     s.read_to_string(&mut out).ok()?;
     out.split(' ').nth(1)?.parse().ok()
 }
+
+/// A 64-bit mixer (splitmix64's finalizer): the crash tests derive their
+/// batches and kill delays from it, so a run is repeatable.
+pub fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// A seeded generator over [`mix`].
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        self.0 % n
+    }
+}
