@@ -387,7 +387,12 @@ impl SeriesState {
             .first()
             .map(|c| c.mint)
             .or(self.head.as_ref().map(|h| h.mint));
-        a.into_iter().chain(self.ooo_min_t()).min()
+        let b = self.ooo().and_then(|o| {
+            let c = o.chunks.iter().map(|c| c.mint).min();
+            let d = o.buf.first().map(|s| s.0);
+            c.into_iter().chain(d).min()
+        });
+        a.into_iter().chain(b).min()
     }
 
     /// Calls `f` with the time of each out-of-order sample before
@@ -412,15 +417,6 @@ impl SeriesState {
                 }
             }
         }
-    }
-
-    /// The oldest out-of-order sample.
-    pub(crate) fn ooo_min_t(&self) -> Option<i64> {
-        self.ooo().and_then(|o| {
-            let c = o.chunks.iter().map(|c| c.mint).min();
-            let d = o.buf.first().map(|s| s.0);
-            c.into_iter().chain(d).min()
-        })
     }
 
     /// The newest in-order sample, decoded.
