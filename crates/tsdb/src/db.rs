@@ -17,6 +17,13 @@
 //! first; opening removes leftover temporary directories. So a crash at
 //! any step leaves a directory that opens with nothing lost.
 //!
+//! Out-of-order samples older than the newest block (accepted within the
+//! head's out-of-order window) wait in the head; before the head is cut,
+//! and at open after the write-behind log's replay, they are written as
+//! blocks of one chunk range each (hint `from-out-of-order`) that vertical
+//! compaction merges into the blocks they overlap. The directory is
+//! locked with Prometheus's `lock` file while open ([`DbOptions::lockfile`]).
+//!
 //! Deletion of series ([`Db::delete`]) writes tombstones into the blocks
 //! and, for the head, logs a tombstones record to the WAL and keeps the
 //! intervals (by series labels) that queries and the next head compaction

@@ -4,8 +4,10 @@
 //! the head-chunk files (`chunks_head/`, [`chunks`]), the write-ahead log
 //! ([`wal`]) and its record encodings ([`record`]), the in-memory
 //! [`head`] (series, postings, appender, querier, replay, truncation,
-//! exemplars, self-metrics) and the block [`index`] file (format v2).
-//! Blocks and compaction arrive on top of these.
+//! exemplars, self-metrics), the block [`index`] file (format v2), blocks
+//! ([`block`]), their compaction ([`compact`]) and the database over all
+//! of it ([`db`]: head plus blocks, retention, deletion, out-of-order
+//! blocks, the directory lock).
 //!
 //! Synchronous: callers on an async runtime use `spawn_blocking`. Knows
 //! nothing of scraping, PromQL or HTTP; it is reached through the `storage`
