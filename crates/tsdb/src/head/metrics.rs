@@ -94,6 +94,20 @@ fn typed_counter(name: &str, help: &str, v: &[AtomicU64; 2]) -> MetricFamily {
     )
 }
 
+/// A summary family of one unlabelled series.
+fn summary(name: &str, help: &str, value: MetricValue) -> MetricFamily {
+    family(
+        name,
+        help,
+        MetricType::Summary,
+        vec![Metric {
+            labels: vec![],
+            value,
+            timestamp_ms: None,
+        }],
+    )
+}
+
 fn gauge(name: &str, help: &str, v: f64) -> MetricFamily {
     MetricFamily::gauge(name, help, v)
 }
@@ -203,20 +217,15 @@ impl Head {
                 "Total number of head truncations that failed.",
                 c(&m.truncations_failed),
             ),
-            family(
+            summary(
                 "prometheus_tsdb_head_gc_duration_seconds",
                 "Runtime of garbage collection in the head block.",
-                MetricType::Summary,
-                vec![Metric {
-                    labels: vec![],
-                    value: MetricValue::Summary(Summary {
-                        count: c(&m.truncations) as f64,
-                        sum: c(&m.gc_duration_ms) as f64 / 1000.0,
-                        quantiles: vec![],
-                        created_ms: None,
-                    }),
-                    timestamp_ms: None,
-                }],
+                MetricValue::Summary(Summary {
+                    count: c(&m.truncations) as f64,
+                    sum: c(&m.gc_duration_ms) as f64 / 1000.0,
+                    quantiles: vec![],
+                    created_ms: None,
+                }),
             ),
             counter(
                 "prometheus_tsdb_checkpoint_creations_total",
@@ -270,30 +279,20 @@ impl Head {
             .map(|w| (w.stats(), w.segment_index(), w.fsync_summary()));
         if let Some((s, seg, fsync)) = wal {
             out.extend([
-                family(
+                summary(
                     "prometheus_tsdb_wal_fsync_duration_seconds",
                     "Duration of write log fsync.",
-                    MetricType::Summary,
-                    vec![Metric {
-                        labels: vec![],
-                        value: fsync,
-                        timestamp_ms: None,
-                    }],
+                    fsync,
                 ),
-                family(
+                summary(
                     "prometheus_tsdb_wal_truncate_duration_seconds",
                     "Duration of WAL truncation.",
-                    MetricType::Summary,
-                    vec![Metric {
-                        labels: vec![],
-                        value: MetricValue::Summary(Summary {
-                            count: c(&m.wal_truncate_runs) as f64,
-                            sum: c(&m.wal_truncate_us) as f64 / 1e6,
-                            quantiles: vec![],
-                            created_ms: None,
-                        }),
-                        timestamp_ms: None,
-                    }],
+                    MetricValue::Summary(Summary {
+                        count: c(&m.wal_truncate_runs) as f64,
+                        sum: c(&m.wal_truncate_us) as f64 / 1e6,
+                        quantiles: vec![],
+                        created_ms: None,
+                    }),
                 ),
                 counter(
                     "prometheus_tsdb_wal_truncations_failed_total",
