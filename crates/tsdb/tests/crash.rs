@@ -18,11 +18,10 @@
 
 mod common;
 
-use common::{Rng, mix};
+use common::{Rng, mix, run_child_until_killed};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use model::matcher::Matcher;
@@ -236,7 +235,6 @@ fn verify(
 #[test]
 fn crash_and_replay() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("current exe");
     let seed = std::env::var("EMBER_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -250,30 +248,14 @@ fn crash_and_replay() {
     let mut repairs = 0u64;
     while cycles < CYCLES && started.elapsed() < TIME_BUDGET {
         cycles += 1;
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "crash_writer_child_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ENV_DIR, dir.path())
-            .env(ENV_START, acked.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn writer child");
-        let stdout = child.stdout.take().expect("child stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        });
-        std::thread::sleep(Duration::from_millis(5 + rng.below(296)));
-        child.kill().expect("kill child");
-        let status = child.wait().expect("wait child");
-        let lines = reader.join().expect("reader thread");
+        let (status, lines) = run_child_until_killed(
+            "crash_writer_child_process",
+            &[
+                (ENV_DIR, dir.path().into()),
+                (ENV_START, acked.to_string().into()),
+            ],
+            Duration::from_millis(5 + rng.below(296)),
+        );
         assert!(
             !status.success() || !lines.iter().any(|l| l.starts_with("begin")),
             "child exited on its own: {status:?}"

@@ -49,11 +49,10 @@
 
 mod common;
 
-use common::{Rng, mix};
+use common::{Rng, mix, run_child_until_killed};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use model::matcher::{MatchOp, Matcher};
@@ -579,7 +578,6 @@ fn check_blocks(db: &Db, retention_size: u64) {
 #[test]
 fn db_crash_and_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("current exe");
     let seed = std::env::var("EMBER_DB_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -607,27 +605,6 @@ fn db_crash_and_reopen() {
         } else {
             0
         };
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "db_crash_writer_child_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ENV_DIR, dir.path())
-            .env(ENV_START, st.acked.to_string())
-            .env(ENV_SIZE, size.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn writer child");
-        let stdout = child.stdout.take().expect("child stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        });
         // Size-limited runs are short: the head's own files grow fast
         // while the writer runs, and soon push every block out.
         let delay = if size > 0 {
@@ -635,10 +612,15 @@ fn db_crash_and_reopen() {
         } else {
             20 + rng.below(480)
         };
-        std::thread::sleep(Duration::from_millis(delay));
-        child.kill().expect("kill child");
-        let status = child.wait().expect("wait child");
-        let lines = reader.join().expect("reader thread");
+        let (status, lines) = run_child_until_killed(
+            "db_crash_writer_child_process",
+            &[
+                (ENV_DIR, dir.path().into()),
+                (ENV_START, st.acked.to_string().into()),
+                (ENV_SIZE, size.to_string().into()),
+            ],
+            Duration::from_millis(delay),
+        );
         assert!(
             !status.success() || !lines.iter().any(|l| l.starts_with("begin")),
             "child exited on its own: {status:?}"

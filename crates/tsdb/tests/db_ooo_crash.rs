@@ -21,10 +21,9 @@
 
 mod common;
 
-use common::{Rng, mix};
+use common::{Rng, mix, run_child_until_killed};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use model::matcher::Matcher;
@@ -220,7 +219,6 @@ fn db_ooo_crash_writer_child_process() {
 #[test]
 fn db_ooo_crash_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let seed = std::env::var("EMBER_DB_OOO_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -233,30 +231,14 @@ fn db_ooo_crash_and_reopen() {
     let (mut acked, mut cycles, mut ooo_blocks, mut vertical) = (0u64, 0, 0, 0);
     while cycles < CYCLES && started.elapsed() < TIME_BUDGET {
         cycles += 1;
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "db_ooo_crash_writer_child_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ENV_DIR, dir.path())
-            .env(ENV_START, acked.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        });
-        std::thread::sleep(Duration::from_millis(30 + rng.below(400)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let lines = reader.join().unwrap();
+        let (_, lines) = run_child_until_killed(
+            "db_ooo_crash_writer_child_process",
+            &[
+                (ENV_DIR, dir.path().into()),
+                (ENV_START, acked.to_string().into()),
+            ],
+            Duration::from_millis(30 + rng.below(400)),
+        );
         let mut in_flight = None;
         for l in &lines {
             if let Some(n) = l.strip_prefix("begin ") {

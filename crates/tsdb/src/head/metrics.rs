@@ -94,6 +94,16 @@ fn typed_counter(name: &str, help: &str, v: &[AtomicU64; 2]) -> MetricFamily {
     )
 }
 
+/// A summary's value without quantiles.
+fn count_sum(count: u64, sum: f64) -> MetricValue {
+    MetricValue::Summary(Summary {
+        count: count as f64,
+        sum,
+        quantiles: vec![],
+        created_ms: None,
+    })
+}
+
 /// A summary family of one unlabelled series.
 fn summary(name: &str, help: &str, value: MetricValue) -> MetricFamily {
     family(
@@ -220,12 +230,7 @@ impl Head {
             summary(
                 "prometheus_tsdb_head_gc_duration_seconds",
                 "Runtime of garbage collection in the head block.",
-                MetricValue::Summary(Summary {
-                    count: c(&m.truncations) as f64,
-                    sum: c(&m.gc_duration_ms) as f64 / 1000.0,
-                    quantiles: vec![],
-                    created_ms: None,
-                }),
+                count_sum(c(&m.truncations), c(&m.gc_duration_ms) as f64 / 1000.0),
             ),
             counter(
                 "prometheus_tsdb_checkpoint_creations_total",
@@ -287,12 +292,7 @@ impl Head {
                 summary(
                     "prometheus_tsdb_wal_truncate_duration_seconds",
                     "Duration of WAL truncation.",
-                    MetricValue::Summary(Summary {
-                        count: c(&m.wal_truncate_runs) as f64,
-                        sum: c(&m.wal_truncate_us) as f64 / 1e6,
-                        quantiles: vec![],
-                        created_ms: None,
-                    }),
+                    count_sum(c(&m.wal_truncate_runs), c(&m.wal_truncate_us) as f64 / 1e6),
                 ),
                 counter(
                     "prometheus_tsdb_wal_truncations_failed_total",

@@ -131,3 +131,33 @@ impl Rng {
         self.0 % n
     }
 }
+
+/// Runs this test binary's test `name` as a child (the crash tests'
+/// writer) with the environment `envs`, kills it with SIGKILL after
+/// `delay`, and returns how it ended and the lines it printed.
+pub fn run_child_until_killed(
+    name: &str,
+    envs: &[(&str, std::ffi::OsString)],
+    delay: Duration,
+) -> (std::process::ExitStatus, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let exe = std::env::current_exe().expect("current exe");
+    let mut child = Command::new(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn writer child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    std::thread::sleep(delay);
+    child.kill().expect("kill child");
+    let status = child.wait().expect("wait child");
+    (status, reader.join().expect("reader thread"))
+}
